@@ -1,0 +1,40 @@
+"""One entry point for every dataset the engine knows: the MedMNIST flags and the built-in phantoms."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.medmnist_data import (
+    DatasetSpec,
+    load_medmnist_split,
+    medmnist_flags,
+    medmnist_spec,
+)
+from engine.data.phantom import make_phantom_split, phantom_spec
+
+PHANTOM_FLAGS = {"phantom2d": 2, "phantom3d": 3}
+
+
+def list_datasets() -> list[str]:
+    return medmnist_flags() + list(PHANTOM_FLAGS)
+
+
+def get_spec(flag: str, size: int = 28) -> DatasetSpec:
+    if flag in PHANTOM_FLAGS:
+        return phantom_spec(PHANTOM_FLAGS[flag], size)
+    return medmnist_spec(flag, size)
+
+
+def load_split(spec: DatasetSpec, split: str, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images as stored (uint8) and labels (int64, N x L) of one split."""
+    if spec.flag in PHANTOM_FLAGS:
+        return make_phantom_split(spec, split)
+    return load_medmnist_split(spec, split, root)
+
+
+def channels_first(images: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    """N x spatial (grey) or N x spatial x 3 (colour) to N x C x spatial, keeping the dtype."""
+    if images.ndim == spec.spatial_dims + 1:
+        return images[:, None]
+    return np.moveaxis(images, -1, 1)

@@ -1,0 +1,178 @@
+"""MedMNIST 2D and 3D, every flag and size, read from the official `.npz` files.
+
+Everything about a flag (task, channels, label names, sample counts, checksums) comes from
+`medmnist.INFO`; a file is checked against its official md5 before first use.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserError
+
+log = logging.getLogger(__name__)
+
+SIZES_2D = (28, 64, 128, 224)
+SIZES_3D = (28, 64)
+SPLITS = ("train", "val", "test")
+
+
+def _info() -> dict:
+    import medmnist  # creates ~/.medmnist on import; keep it lazy
+
+    return medmnist.INFO
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset is: everything needed to build a model for it and to read its files."""
+
+    flag: str
+    size: int
+    task: str  # binary-class | multi-class | multi-label, binary-class | ordinal-regression
+    n_channels: int
+    labels: dict[int, str]
+    spatial_dims: int
+    n_samples: dict[str, int] = field(default_factory=dict)
+    md5: str = ""
+    url: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def multi_label(self) -> bool:
+        return self.task.startswith("multi-label")
+
+    @property
+    def filename(self) -> str:
+        return f"{self.flag}.npz" if self.size == 28 else f"{self.flag}_{self.size}.npz"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.n_channels,) + (self.size,) * self.spatial_dims
+
+
+def medmnist_flags() -> list[str]:
+    return list(_info())
+
+
+def medmnist_spec(flag: str, size: int = 28) -> DatasetSpec:
+    info = _info()
+    if flag not in info:
+        raise UserError(f"Unknown MedMNIST dataset '{flag}'; choose one of: {', '.join(info)}.")
+    entry = info[flag]
+    spatial_dims = 3 if flag.endswith("3d") else 2
+    sizes = SIZES_3D if spatial_dims == 3 else SIZES_2D
+    if size not in sizes:
+        raise UserError(f"{flag} comes in sizes {', '.join(map(str, sizes))}, not {size}.")
+    suffix = "" if size == 28 else f"_{size}"
+    return DatasetSpec(
+        flag=flag,
+        size=size,
+        task=entry["task"],
+        n_channels=entry["n_channels"],
+        labels={int(k): v for k, v in entry["label"].items()},
+        spatial_dims=spatial_dims,
+        n_samples=dict(entry["n_samples"]),
+        md5=entry[f"MD5{suffix}"],
+        url=entry[f"url{suffix}"],
+    )
+
+
+def default_data_root() -> Path:
+    """`$SPIKEVIEW_DATA` when set, else medmnist's own folder `~/.medmnist`."""
+    env = os.environ.get("SPIKEVIEW_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".medmnist"
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED_CACHE = Path.home() / ".cache" / "spikeview" / "verified_md5.json"
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _load_verified() -> dict:
+    try:
+        return json.loads(_VERIFIED_CACHE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def verify_md5(path: Path, expected: str) -> None:
+    """Refuse a file whose md5 is not the official one; remember files already verified."""
+    verified = _load_verified()
+    key = _cache_key(path)
+    if verified.get(key) == expected:
+        return
+    actual = file_md5(path)
+    if actual != expected:
+        raise UserError(
+            f"{path} is damaged or not the official file: its md5 is {actual}, expected {expected}."
+        )
+    verified[key] = expected
+    try:
+        _VERIFIED_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        _VERIFIED_CACHE.write_text(json.dumps(verified))
+    except OSError:
+        log.debug("could not write %s", _VERIFIED_CACHE)
+
+
+def locate_file(spec: DatasetSpec, root: Path | None = None, download: bool = True) -> Path:
+    """The verified path of a dataset's file, downloading it through medmnist when it is missing."""
+    root = Path(root) if root is not None else default_data_root()
+    path = root / spec.filename
+    if not path.exists() and download:
+        _try_download(spec, root)
+    if not path.exists():
+        raise UserError(
+            f"{spec.filename} was not found in {root} and could not be downloaded; "
+            f"put the official file there (from {spec.url.split('?')[0]}) or pass --data-root."
+        )
+    verify_md5(path, spec.md5)
+    return path
+
+
+def _try_download(spec: DatasetSpec, root: Path) -> None:
+    try:
+        import medmnist
+
+        root.mkdir(parents=True, exist_ok=True)
+        dataset_class = getattr(medmnist, _info()[spec.flag]["python_class"])
+        log.info("downloading %s to %s", spec.filename, root)
+        dataset_class(split="train", root=str(root), size=spec.size, download=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means "no network here"; the caller explains
+        log.info("download of %s failed: %s", spec.filename, exc)
+
+
+def load_medmnist_split(
+    spec: DatasetSpec, split: str, root: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (uint8, N x [C x] spatial, as stored) and labels (int64, N x L) of one split."""
+    if split not in SPLITS:
+        raise UserError(f"Unknown split '{split}'; choose train, val or test.")
+    path = locate_file(spec, root)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            images = archive[f"{split}_images"]
+            labels = archive[f"{split}_labels"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{path} is not a readable MedMNIST file ({exc}).") from exc
+    return images, labels.astype(np.int64).reshape(len(labels), -1)
