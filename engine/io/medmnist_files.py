@@ -1,0 +1,84 @@
+"""MedMNIST `.npz` files as scans: find the files under a data root and turn one sample into a Volume."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.catalog import get_spec, load_split
+from engine.data.medmnist_data import DatasetSpec, medmnist_flags
+from engine.errors import UserError
+from engine.io.volume import Volume
+
+_FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """A MedMNIST file present on disk."""
+
+    spec: DatasetSpec
+    path: Path
+
+    @property
+    def title(self) -> str:
+        return self.spec.flag if self.spec.size == 28 else f"{self.spec.flag} ({self.spec.size}px)"
+
+
+def parse_medmnist_filename(path: Path | str) -> tuple[str, int]:
+    """'adrenalmnist3d_64.npz' -> ('adrenalmnist3d', 64); 'breastmnist.npz' -> ('breastmnist', 28)."""
+    match = _FILENAME.match(Path(path).name)
+    if not match:
+        raise UserError(f"{Path(path).name} is not named like a MedMNIST file (e.g. breastmnist.npz or organmnist3d_64.npz).")
+    return match["flag"], int(match["size"] or 28)
+
+
+def list_dataset_files(root: Path | str) -> list[DatasetFile]:
+    """The MedMNIST files that exist under `root` (nothing is downloaded)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    known = set(medmnist_flags())
+    found = []
+    for path in sorted(root.glob("*.npz")):
+        try:
+            flag, size = parse_medmnist_filename(path)
+            if flag in known:
+                found.append(DatasetFile(get_spec(flag, size), path))
+        except UserError:
+            continue
+    return found
+
+
+def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | int, split: str, index: int) -> Volume:
+    """One stored sample (uint8; H x W [x 3] or D x H x W) as a Volume.
+
+    2D samples stay 2D in screen order. 3D samples (no orientation is stored) are laid out so the
+    axial view shows each stored D-slice exactly as stored: i = reversed W, j = reversed H, k = D.
+    """
+    labels = np.atleast_1d(np.asarray(label)).astype(int)
+    names = [spec.labels.get(int(v), str(int(v))) for v in labels]
+    if spec.multi_label:
+        names = [spec.labels[k] for k, v in enumerate(labels) if v]
+    metadata = {
+        "Dataset": spec.flag, "Size": str(spec.size), "Split": split, "Index": str(index),
+        "Label": ", ".join(names) or "none", "Task": spec.task, "Format": "MedMNIST npz",
+    }
+    name = f"{spec.flag} {split} #{index}"
+    if spec.spatial_dims == 2:
+        return Volume(array=np.ascontiguousarray(image), spacing=(1.0, 1.0), modality="OT", metadata=metadata, name=name)
+    array = np.ascontiguousarray(np.transpose(image, (2, 1, 0))[::-1, ::-1, :])
+    return Volume(array=array, spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
+
+
+def load_medmnist_sample(path: Path | str, split: str, index: int) -> Volume:
+    """Sample `index` of `split` from a MedMNIST file such as breastmnist.npz or adrenalmnist3d_64.npz."""
+    path = Path(path)
+    flag, size = parse_medmnist_filename(path)
+    spec = get_spec(flag, size)
+    images, labels = load_split(spec, split, path.parent)
+    if not 0 <= index < len(images):
+        raise UserError(f"{spec.flag} {split} has {len(images)} samples; index {index} does not exist.")
+    return sample_to_volume(images[index], spec, labels[index], split, index)

@@ -1,0 +1,37 @@
+"""NIfTI (.nii, .nii.gz) through nibabel."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from engine.errors import UserError
+from engine.io.orientation import orientation_codes
+from engine.io.volume import Volume
+
+
+def read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
+    """Raw (array, affine) as stored, plus a Volume shell with metadata (no array yet)."""
+    image = nib.load(str(path))
+    shape = image.shape
+    if len(shape) > 3 and int(np.prod(shape[3:])) > 1:
+        raise UserError(
+            f"{path.name} is a 4D volume ({' x '.join(map(str, shape))}); "
+            "SpikeView opens 3D volumes only, so save one time point as its own file."
+        )
+    array = np.asanyarray(image.dataobj)  # applies scl_slope / scl_inter
+    array = array.reshape(shape[:3]) if array.ndim > 3 else array
+    if array.ndim == 2:
+        array = array[:, :, None]
+    header = image.header
+    description = header.get("descrip")
+    metadata = {
+        "Format": "NIfTI-1" if isinstance(image, nib.Nifti1Image) else type(image).__name__,
+        "Stored orientation": orientation_codes(image.affine),
+        "Stored data type": str(header.get_data_dtype()),
+    }
+    if description is not None and description.tobytes().strip(b"\0").strip():
+        metadata["Description"] = description.tobytes().strip(b"\0").decode("latin-1").strip()
+    shell = Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata)
+    return array, image.affine.astype(float), shell

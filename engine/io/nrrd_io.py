@@ -1,0 +1,56 @@
+"""NRRD through pynrrd: 'space directions' and 'space origin' give the affine."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nrrd
+import numpy as np
+
+from engine.errors import UserError
+from engine.io.orientation import LPS_TO_RAS, orientation_codes
+from engine.io.volume import Volume
+
+_SPACE_TO_RAS = {
+    "left-posterior-superior": LPS_TO_RAS,
+    "lps": LPS_TO_RAS,
+    "right-anterior-superior": np.eye(4),
+    "ras": np.eye(4),
+    "left-anterior-superior": np.diag([-1.0, 1.0, 1.0, 1.0]),
+    "las": np.diag([-1.0, 1.0, 1.0, 1.0]),
+}
+
+
+def nrrd_affine(header: dict) -> np.ndarray:
+    """Voxel -> RAS affine from the header; plain 'spacings' (or unit steps) when no space is given."""
+    affine = np.eye(4)
+    directions = header.get("space directions")
+    if directions is not None:
+        rows = [np.asarray(d, dtype=float) for d in directions if d is not None and not np.any(np.isnan(np.asarray(d, dtype=float)))]
+        if len(rows) >= 3:
+            affine[:3, :3] = np.stack(rows[:3], axis=1)
+        affine[:3, 3] = np.asarray(header.get("space origin", np.zeros(3)), dtype=float)[:3]
+        space = str(header.get("space", "left-posterior-superior")).lower()
+        return _SPACE_TO_RAS.get(space, LPS_TO_RAS) @ affine
+    spacings = header.get("spacings")
+    if spacings is not None:
+        affine[:3, :3] = np.diag(np.nan_to_num(np.asarray(spacings, dtype=float)[:3], nan=1.0))
+    return affine
+
+
+def read_nrrd(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
+    data, header = nrrd.read(str(path), index_order="F")
+    kinds = [str(k).lower() for k in header.get("kinds", [])]
+    if data.ndim == 4 and kinds and kinds[0] in ("vector", "rgb-color", "list", "covariant-vector"):
+        raise UserError(f"{path.name} holds a vector per voxel ({data.shape[0]} components); SpikeView opens scalar volumes only.")
+    if data.ndim > 3:
+        raise UserError(
+            f"{path.name} is a {data.ndim}D volume ({' x '.join(map(str, data.shape))}); SpikeView opens 3D volumes only."
+        )
+    if data.ndim == 2:
+        data = data[:, :, None]
+    affine = nrrd_affine(header)
+    metadata = {"Format": "NRRD", "Stored orientation": orientation_codes(affine), "Stored data type": str(data.dtype)}
+    for key in ("space", "encoding", "content"):
+        if key in header:
+            metadata[key.capitalize()] = str(header[key])
+    return data, affine, Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata)
