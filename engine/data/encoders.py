@@ -1,0 +1,22 @@
+"""Spike encoders: an image batch [B, C, *spatial] in [0, 1] → a sequence [T, B, C, *spatial]."""
+from __future__ import annotations
+
+import torch
+
+from engine.errors import UserError
+
+ENCODERS = ("direct", "poisson", "latency")
+
+
+def encode(batch: torch.Tensor, timesteps: int, method: str = "direct",
+           gen: torch.Generator | None = None) -> torch.Tensor:
+    if method == "direct":  # the analogue image at every step; the first conv turns it into currents
+        return batch.unsqueeze(0).expand(timesteps, *batch.shape)
+    if method == "poisson":  # Bernoulli spikes with probability = intensity, independently per step
+        noise = torch.rand((timesteps, *batch.shape), generator=gen, device="cpu").to(batch.device)
+        return (noise < batch.unsqueeze(0)).to(batch.dtype)
+    if method == "latency":  # one spike, earlier for brighter voxels; zero intensity never fires
+        fire_at = torch.round((1 - batch) * (timesteps - 1)).long()
+        steps = torch.arange(timesteps, device=batch.device).view(-1, *([1] * batch.ndim))
+        return ((steps == fire_at.unsqueeze(0)) & (batch.unsqueeze(0) > 0)).to(batch.dtype)
+    raise UserError(f"Unknown spike encoder '{method}'; choose one of: {', '.join(ENCODERS)}.")

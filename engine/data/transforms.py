@@ -1,0 +1,121 @@
+"""Image enhancement (deterministic, applied once to a whole split) and augmentation (random, per batch).
+
+Augmentation works on batches of float tensors [B, C, *spatial] in [0, 1] for 2D and 3D alike: one
+random affine map per sample (rotation, scale/crop, shift, flips) through `affine_grid`/`grid_sample`,
+then intensity jitter. All randomness comes from a `torch.Generator`, so a seed reproduces it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.errors import UserError
+
+ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
+
+
+def enhance(images: np.ndarray, method: str, spatial_dims: int) -> np.ndarray:
+    """Contrast enhancement of uint8 images N x [C x] spatial, returning uint8 of the same shape."""
+    if method == "none":
+        return images
+    if method == "equalize":
+        return _equalize(images, spatial_dims)
+    if method == "clahe":
+        return _clahe(images)
+    if method == "percentile":
+        return _percentile_window(images)
+    raise UserError(f"Unknown enhancement '{method}'; choose one of: {', '.join(ENHANCEMENTS)}.")
+
+
+def _equalize(images: np.ndarray, spatial_dims: int) -> np.ndarray:
+    """Histogram equalisation of each image (each channel alike), vectorised over the batch."""
+    flat = images.reshape(len(images), -1)
+    hist = np.apply_along_axis(np.bincount, 1, flat, minlength=256)
+    cdf = hist.cumsum(1).astype(np.float64)
+    cdf_min = np.where(hist > 0, cdf, np.inf).min(1, keepdims=True)
+    lut = np.clip((cdf - cdf_min) / np.maximum(cdf[:, -1:] - cdf_min, 1) * 255, 0, 255).astype(np.uint8)
+    return np.take_along_axis(lut, flat.astype(np.int64), 1).reshape(images.shape)
+
+
+def _clahe(images: np.ndarray) -> np.ndarray:
+    from skimage.exposure import equalize_adapthist
+
+    out = [equalize_adapthist(image, clip_limit=0.02) for image in images]
+    return (np.stack(out) * 255).round().astype(np.uint8)
+
+
+def _percentile_window(images: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
+    """Clip each volume to its own 1st..99th percentile and stretch to 0..255 (for 3D)."""
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    lo, hi = np.percentile(flat, [low, high], axis=1, keepdims=True)
+    scaled = (flat - lo) / np.maximum(hi - lo, 1e-6)
+    return (np.clip(scaled, 0, 1) * 255).round().astype(np.uint8).reshape(images.shape)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Strengths of the random augmentations; `AugmentConfig.off()` disables them all."""
+
+    flip: bool = True
+    rotate_degrees: float = 15.0
+    scale: tuple[float, float] = (0.85, 1.15)  # random resized crop as a zoom in/out
+    translate: float = 0.08  # fraction of the image
+    brightness: float = 0.1
+    contrast: float = 0.15
+
+    @staticmethod
+    def off() -> "AugmentConfig":
+        return AugmentConfig(False, 0.0, (1.0, 1.0), 0.0, 0.0, 0.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(shape, generator=gen)
+
+
+def _rotation(angles: torch.Tensor, spatial_dims: int, gen: torch.Generator) -> torch.Tensor:
+    """Rotation matrices [B, d, d]: in-plane for 2D, about a random axis for 3D."""
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    if spatial_dims == 2:
+        return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    axis = F.normalize(torch.randn(len(angles), 3, generator=gen), dim=1)
+    skew = torch.zeros(len(angles), 3, 3)
+    skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    skew = skew - skew.transpose(1, 2)
+    eye = torch.eye(3).expand_as(skew)
+    return eye + sin[:, None, None] * skew + (1 - cos)[:, None, None] * (skew @ skew)
+
+
+def random_affine(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """One random rotation/zoom/shift/flip per sample, resampled bilinearly (zeros outside)."""
+    b, dims = batch.shape[0], batch.ndim - 2
+    angles = _uniform((b,), -1, 1, gen) * math.radians(cfg.rotate_degrees)
+    matrix = _rotation(angles, dims, gen) / _uniform((b, 1, 1), *cfg.scale, gen)
+    if cfg.flip:
+        signs = torch.where(torch.rand(b, dims, generator=gen) < 0.5, -1.0, 1.0)
+        matrix = matrix * signs[:, None, :]
+    shift = _uniform((b, dims, 1), -1, 1, gen) * 2 * cfg.translate
+    theta = torch.cat([matrix, shift], dim=2).to(batch)
+    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def intensity_jitter(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    shape = (batch.shape[0],) + (1,) * (batch.ndim - 1)
+    contrast = _uniform(shape, 1 - cfg.contrast, 1 + cfg.contrast, gen).to(batch)
+    brightness = _uniform(shape, -cfg.brightness, cfg.brightness, gen).to(batch)
+    mean = batch.mean(dim=tuple(range(1, batch.ndim)), keepdim=True)
+    return ((batch - mean) * contrast + mean + brightness).clamp(0, 1)
+
+
+def augment(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random augmentation of a batch [B, C, *spatial] in [0, 1], reproducible from `gen`'s seed."""
+    if cfg == AugmentConfig.off():
+        return batch
+    return intensity_jitter(random_affine(batch, cfg, gen), cfg, gen)

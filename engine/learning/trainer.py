@@ -1,0 +1,294 @@
+"""The Trainer: trains a model on a dataset split, picks the epoch on `val`, reports on `test`.
+
+It emits `TrainEvent`s to callbacks (start, batch, epoch, probe, finished, cancelled, failed) and
+stops cleanly when `stop()` is called from any thread. The CLI drives it with a progress bar; the
+app drives it from a background thread and turns the events into Qt signals.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from spikingjelly.activation_based import functional
+
+from engine.data.catalog import get_spec
+from engine.data.encoders import encode
+from engine.data.medmnist_data import DatasetSpec
+from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
+from engine.data.transforms import AugmentConfig, augment
+from engine.errors import UserError
+from engine.learning.config import TrainConfig
+from engine.learning.losses import scores_from_outputs, training_loss
+from engine.learning.metrics import evaluate_scores
+from engine.models import count_parameters, create_model
+from engine.runs.rundir import RunDir, load_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainEvent:
+    kind: str  # start | batch | epoch | probe | finished | cancelled | failed
+    epoch: int = 0
+    step: int = 0
+    total_steps: int = 0
+    metrics: dict = field(default_factory=dict)
+    recording: object | None = None  # an engine.probe.Recording for "probe" events
+    message: str = ""
+
+
+Callback = Callable[[TrainEvent], None]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available here.")
+    return torch.device(name)
+
+
+def build_model(config: TrainConfig, spec: DatasetSpec) -> torch.nn.Module:
+    return create_model(
+        config.model,
+        in_channels=spec.n_channels,
+        num_classes=spec.num_classes,
+        spatial_dims=spec.spatial_dims,
+        timesteps=config.timesteps,
+        input_size=spec.size,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in config.model_overrides.items()},
+    )
+
+
+def selection_score(metrics: dict) -> float:
+    """How epochs are compared on `val`: the mean of ACC and AUC (NaN AUC counts as 0.5)."""
+    auc = metrics["auc"] if not math.isnan(metrics["auc"]) else 0.5
+    return (metrics["acc"] + auc) / 2
+
+
+def autocast_for(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def predict_scores(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int,
+                   encoder: str, device: torch.device, batch_size: int = 256,
+                   multi_label: bool | None = None) -> tuple[np.ndarray, float]:
+    """Probabilities for every sample of a split and the mean loss (CE, or BCE for multi-label)."""
+    multi_label = spec.multi_label if multi_label is None else multi_label
+    model.eval()
+    scores, loss_sum = [], 0.0
+    for start in range(0, len(data), batch_size):
+        images = to_unit_float(data.images[start:start + batch_size]).to(device)
+        labels = data.labels[start:start + batch_size].to(device)
+        with autocast_for(device):
+            outputs = model(encode(images, timesteps, encoder)).float()
+        functional.reset_net(model)
+        loss_sum += training_loss("ce", outputs, labels, multi_label).item() * len(labels)
+        scores.append(scores_from_outputs(outputs, multi_label).cpu().numpy())
+    return np.concatenate(scores), loss_sum / max(len(data), 1)
+
+
+def evaluate_split(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, config: TrainConfig,
+                   device: torch.device) -> dict:
+    scores, loss = predict_scores(model, data, spec, config.timesteps, config.encoder, device,
+                                  config.eval_batch_size)
+    return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path | str, callbacks: list[Callback] | None = None,
+                 resume: bool = False) -> None:
+        self.run_dir = RunDir(run_dir)
+        if resume:  # the run's own settings win; only the epoch budget and the device may change
+            saved = TrainConfig.from_dict(self.run_dir.read_config()["train"])
+            saved.epochs, saved.device = max(config.epochs, saved.epochs), config.device
+            config = saved
+        config.validate()
+        self.config = config
+        self.callbacks = list(callbacks or [])
+        self.resume = resume
+        self._stop = threading.Event()
+        self.device = pick_device(config.device)
+
+    def stop(self) -> None:
+        """Ask the training to stop after the current batch (thread-safe)."""
+        self._stop.set()
+
+    def _emit(self, event: TrainEvent) -> None:
+        for callback in self.callbacks:
+            callback(event)
+
+    def run(self) -> dict:
+        try:
+            return self._run()
+        except Exception as exc:
+            self._emit(TrainEvent("failed", message=str(exc)))
+            raise
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _load_data(self) -> None:
+        cfg = self.config
+        self.spec = get_spec(cfg.dataset, cfg.size)
+        self.prep = Preprocessing.for_dataset(self.spec, cfg.enhance)
+        root = Path(cfg.data_root) if cfg.data_root else None
+        self.splits = {s: load_split_tensors(self.spec, s, self.prep, root) for s in ("train", "val", "test")}
+        if cfg.train_limit:
+            train = self.splits["train"]
+            self.splits["train"] = SplitTensors(train.images[:cfg.train_limit], train.labels[:cfg.train_limit])
+
+    def _run_config(self) -> dict:
+        return {
+            "train": self.config.to_dict(),
+            "dataset": {"flag": self.spec.flag, "size": self.spec.size, "task": self.spec.task,
+                        "labels": {str(k): v for k, v in self.spec.labels.items()},
+                        "n_channels": self.spec.n_channels, "spatial_dims": self.spec.spatial_dims},
+            "preprocessing": self.prep.to_dict(),
+            "model": {"name": self.config.model, **self.model.cfg.to_dict()},
+        }
+
+    def _restore(self, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LambdaLR
+                 ) -> tuple[int, float]:
+        """Continue from the last checkpoint: returns (first epoch to run, best val score so far)."""
+        if not self.run_dir.has_checkpoint("last"):
+            raise UserError(f"Cannot resume: {self.run_dir.path} has no last checkpoint.")
+        checkpoint = self.run_dir.load_checkpoint("last")
+        load_weights(self.model, checkpoint, self.run_dir.path)
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+        schedule.load_state_dict(checkpoint.info["scheduler"])
+        start_epoch = checkpoint.info["epoch"] + 1
+        self.run_dir.truncate_metrics(start_epoch)
+        log.info("resuming %s at epoch %d", self.run_dir.path, start_epoch)
+        return start_epoch, checkpoint.info.get("best_score", -math.inf)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        train = self.splits["train"]
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed * 1000 + epoch))
+        for start in range(0, len(order), self.config.batch_size):
+            index = order[start:start + self.config.batch_size]
+            yield train.images[index], train.labels[index]
+
+    def _run(self) -> dict:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self._load_data()
+        self.model = build_model(cfg, self.spec).to(self.device)
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
+        total_steps = steps_per_epoch * cfg.epochs
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_cosine(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
+        if self.resume:
+            start_epoch, best_score = self._restore(optimizer, schedule)
+        else:
+            start_epoch, best_score = 0, -math.inf
+            self.run_dir.write_config(self._run_config())
+        augment_cfg = AugmentConfig() if cfg.augment else AugmentConfig.off()
+        self._emit(TrainEvent("start", epoch=start_epoch, total_steps=total_steps,
+                              metrics={"parameters": count_parameters(self.model), "device": str(self.device)}))
+        images_seen, train_seconds = 0, 0.0
+        for epoch in range(start_epoch, cfg.epochs):
+            gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1)
+            epoch_start = time.perf_counter()
+            train_loss, count = 0.0, 0
+            self.model.train()
+            for batch_index, (images, labels) in enumerate(self._batches(epoch)):
+                if self._stop.is_set():
+                    return self._finish_cancelled(epoch, best_score)
+                loss = self._train_step(images, labels, optimizer, augment_cfg, gen)
+                schedule.step()
+                train_loss += loss * len(labels)
+                count += len(labels)
+                step = epoch * steps_per_epoch + batch_index + 1
+                self._emit(TrainEvent("batch", epoch=epoch, step=step, total_steps=total_steps,
+                                      metrics={"loss": loss, "lr": schedule.get_last_lr()[0]}))
+                if cfg.probe_every and step % cfg.probe_every == 0:
+                    self._emit_probe(epoch, step, total_steps)
+            seconds = time.perf_counter() - epoch_start
+            images_seen += count
+            train_seconds += seconds
+            val = evaluate_split(self.model, self.splits["val"], self.spec, cfg, self.device)
+            score = selection_score(val)
+            improved = score > best_score
+            best_score = max(best_score, score)
+            row = {"epoch": epoch, "train_loss": train_loss / max(count, 1), "seconds": seconds,
+                   "images_per_s": count / seconds, **{f"val_{k}": v for k, v in val.items()}}
+            self.run_dir.append_metrics(row)
+            info = {"epoch": epoch, "best_score": best_score, "val": val, "scheduler": schedule.state_dict()}
+            self.run_dir.save_checkpoint("last", self.model, info, optimizer)
+            if improved:
+                self.run_dir.save_checkpoint("best", self.model, info)
+            self._emit(TrainEvent("epoch", epoch=epoch, step=(epoch + 1) * steps_per_epoch,
+                                  total_steps=total_steps, metrics=row))
+        return self._finish(images_seen / train_seconds if train_seconds else float("nan"))
+
+    def _train_step(self, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+                    augment_cfg: AugmentConfig, gen: torch.Generator) -> float:
+        cfg = self.config
+        batch = augment(to_unit_float(images), augment_cfg, gen).to(self.device)
+        labels = labels.to(self.device)
+        with autocast_for(self.device):
+            outputs = self.model(encode(batch, cfg.timesteps, cfg.encoder, gen)).float()
+        loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        functional.reset_net(self.model)
+        return loss.item()
+
+    def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
+        from engine.probe.recorder import record_sample  # local: recording is optional work
+
+        sample = to_unit_float(self.splits["val"].images[:1])[0]
+        recording = record_sample(self.model, sample, self.config.timesteps, self.config.encoder, self.device)
+        self.model.train()
+        self._emit(TrainEvent("probe", epoch=epoch, step=step, total_steps=total_steps, recording=recording))
+
+    def _finish(self, images_per_s: float) -> dict:
+        best = self.run_dir.load_checkpoint("best")
+        load_weights(self.model, best, self.run_dir.path)
+        val = best.info["val"]
+        test = evaluate_split(self.model, self.splits["test"], self.spec, self.config, self.device)
+        summary = {
+            "status": "finished",
+            "dataset": self.spec.flag,
+            "size": self.spec.size,
+            "model": self.config.model,
+            "parameters": count_parameters(self.model),
+            "epochs": self.config.epochs,
+            "best_epoch": best.info["epoch"],
+            **{f"val_{k}": v for k, v in val.items()},
+            **{f"test_{k}": v for k, v in test.items()},
+            "train_images_per_s": images_per_s,
+            "train_seconds": sum(r["seconds"] for r in self.run_dir.read_metrics()),
+            "run_dir": str(self.run_dir.path),
+        }
+        self._emit(TrainEvent("finished", epoch=self.config.epochs - 1, metrics=summary))
+        return summary
+
+    def _finish_cancelled(self, epoch: int, best_score: float) -> dict:
+        summary = {"status": "cancelled", "dataset": self.spec.flag, "model": self.config.model,
+                   "epoch": epoch, "best_score": best_score, "run_dir": str(self.run_dir.path)}
+        self._emit(TrainEvent("cancelled", epoch=epoch, metrics=summary, message="Training was cancelled."))
+        return summary

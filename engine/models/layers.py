@@ -1,0 +1,106 @@
+"""Dimension-generic multi-step building blocks: every tensor is [T, B, C, *spatial].
+
+Stateless layers (conv, batch norm) run once on the time-flattened batch [T*B, C, *spatial];
+neurons are SpikingJelly multi-step LIF nodes. `stock=True` builds the same blocks from stock
+SpikingJelly multi-step layers (`layer.Conv2d(step_mode='m')`, ...) with identical parameter names,
+so one state dict loads into both (the benchmark and a parity test rely on it).
+"""
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based import layer, neuron, surrogate
+from torch import nn
+
+_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+_BN = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+_STOCK_CONV = {2: layer.Conv2d, 3: layer.Conv3d}
+_STOCK_BN = {2: layer.BatchNorm2d, 3: layer.BatchNorm3d}
+
+
+def lif(tau: float = 2.0, v_threshold: float = 1.0) -> neuron.LIFNode:
+    """A multi-step LIF neuron (hard reset to 0, detached reset, arctan surrogate)."""
+    return neuron.LIFNode(
+        tau=tau,
+        v_threshold=v_threshold,
+        detach_reset=True,
+        surrogate_function=surrogate.ATan(),
+        step_mode="m",
+    )
+
+
+def flatten_time(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(0, 1)
+
+
+def unflatten_time(x: torch.Tensor, timesteps: int) -> torch.Tensor:
+    return x.unflatten(0, (timesteps, -1))
+
+
+class ConvBN(nn.Module):
+    """Convolution + batch norm over all timesteps at once; folds into one convolution for inference."""
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+    ) -> None:
+        super().__init__()
+        padding = kernel_size // 2
+        self.conv = _CONV[spatial_dims](
+            in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False
+        )
+        self.bn = _BN[spatial_dims](out_channels)
+        self.folded: nn.Module | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = flatten_time(x)
+        if self.folded is not None and not self.training:
+            return unflatten_time(self.folded(flat), x.shape[0])
+        return unflatten_time(self.bn(self.conv(flat)), x.shape[0])
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Fold batch norm's running statistics into a biased convolution (used in eval mode only)."""
+        conv, bn = self.conv, self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        fused = type(conv)(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+            groups=conv.groups, bias=True,
+        ).to(conv.weight.device)
+        fused.weight.copy_(conv.weight * scale.reshape(-1, *([1] * (conv.weight.ndim - 1))))
+        fused.bias.copy_(bn.bias - bn.running_mean * scale)
+        self.folded = fused
+
+    def unfold(self) -> None:
+        self.folded = None
+
+
+class StockConvBN(nn.Module):
+    """The reference: the same convolution + batch norm from stock SpikingJelly multi-step layers."""
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+    ) -> None:
+        super().__init__()
+        self.conv = _STOCK_CONV[spatial_dims](
+            in_channels, out_channels, kernel_size, stride, kernel_size // 2,
+            groups=groups, bias=False, step_mode="m",
+        )
+        self.bn = _STOCK_BN[spatial_dims](out_channels, step_mode="m")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+def conv_bn_class(stock: bool) -> type[nn.Module]:
+    return StockConvBN if stock else ConvBN
