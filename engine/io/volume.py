@@ -27,13 +27,13 @@ _AXIS_CODES = (("L", "R"), ("P", "A"), ("I", "S"))  # (low end, high end) of i, 
 class Volume:
     """A scan: voxels, geometry and metadata. Patient identifiers live apart in `identifiers`."""
 
-    array: np.ndarray
+    array: np.ndarray = field(repr=False)
     spacing: tuple[float, ...]
-    affine: np.ndarray = field(default_factory=lambda: np.eye(4))
+    affine: np.ndarray = field(default_factory=lambda: np.eye(4), repr=False)
     modality: str = "OT"
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict, repr=False)
     name: str = ""
-    identifiers: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict, repr=False)
     warnings: list[str] = field(default_factory=list)
     is_label: bool = False
     label_names: dict[int, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Widgets, one per file, each fed `engine` objects (Volumes, dataset arrays)."""

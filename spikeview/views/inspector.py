@@ -1,0 +1,59 @@
+"""The inspector dock: dimensions, spacing, intensity range, labels and metadata of the current scan.
+Patient identifiers stay hidden until the user ticks "Show patient identifiers"."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from spikeview.session import OpenScan
+
+
+class Inspector(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scan: OpenScan | None = None
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Property", "Value"])
+        self.tree.setColumnWidth(0, 150)
+        self.show_identifiers = QCheckBox("Show patient identifiers")
+        self.show_identifiers.setChecked(False)
+        self.show_identifiers.toggled.connect(lambda _on: self.set_scan(self.scan))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tree)
+        layout.addWidget(self.show_identifiers)
+
+    def set_scan(self, scan: OpenScan | None) -> None:
+        self.scan = scan
+        self.tree.clear()
+        if scan is None:
+            return
+        volume = scan.volume
+        self._section("Scan", volume.summary())
+        if scan.source is not None:
+            self._section("File", {"Path": str(scan.source)})
+        if volume.warnings:
+            self._section("Warnings", {str(n + 1): text for n, text in enumerate(volume.warnings)})
+        if scan.label is not None:
+            names = scan.label.label_names or {}
+            self._section("Label overlay", {"File": scan.label.name, **{str(k): v for k, v in sorted(names.items())}})
+        self._section("Metadata", dict(sorted(volume.metadata.items())))
+        if volume.identifiers:
+            shown = self.show_identifiers.isChecked()
+            values = volume.identifiers if shown else {k: "(hidden)" for k in volume.identifiers}
+            self._section("Patient identifiers", values)
+        self.tree.expandAll()
+
+    def _section(self, title: str, values: dict[str, str]) -> None:
+        parent = QTreeWidgetItem([title])
+        for key, value in values.items():
+            QTreeWidgetItem(parent, [str(key), str(value)])
+        self.tree.addTopLevelItem(parent)
+
+    def texts(self) -> list[str]:
+        """Every value shown (for tests and copy/paste)."""
+        found = []
+        for top in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(top)
+            found += [f"{item.child(n).text(0)}={item.child(n).text(1)}" for n in range(item.childCount())]
+        return found

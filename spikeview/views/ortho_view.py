@@ -1,0 +1,87 @@
+"""Three orthogonal slice views with a linked crosshair, plus the VTK volume rendering."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from engine.io import AXIAL, CORONAL, SAGITTAL, Volume
+from spikeview.views.slice_view import SliceView
+from spikeview.views.volume_view import VolumeView
+
+
+class OrthoView(QWidget):
+    """Axial | sagittal over coronal | 3D. Clicking or scrolling one view moves the shared crosshair."""
+
+    cursor_moved = Signal(object)  # voxel under the mouse or None
+    crosshair_moved = Signal(object)  # voxel
+    levels_changed = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.volume: Volume | None = None
+        self.crosshair: tuple[int, int, int] | None = None
+        self.views = {view: SliceView(view) for view in (AXIAL, SAGITTAL, CORONAL)}
+        self.volume_view = VolumeView()
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        grid.addWidget(self.views[AXIAL], 0, 0)
+        grid.addWidget(self.views[SAGITTAL], 0, 1)
+        grid.addWidget(self.views[CORONAL], 1, 0)
+        grid.addWidget(self.volume_view, 1, 1)
+        for view in self.views.values():
+            view.pointed.connect(self.set_crosshair)
+            view.slice_changed.connect(lambda index, v=view: self._on_slice_scrolled(v, index))
+            view.cursor_moved.connect(self.cursor_moved)
+            view.levels_changed.connect(self._on_levels_dragged)
+
+    def set_volume(self, volume: Volume | None) -> None:
+        self.volume = volume
+        for view in self.views.values():
+            view.set_volume(volume)
+        if volume is None:
+            self.crosshair = None
+            self.volume_view.set_volume(None)
+            return
+        self.set_crosshair(tuple(n // 2 for n in volume.spatial_shape))
+        self.volume_view.set_volume(volume, self.levels)
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return self.views[AXIAL].levels
+
+    def set_levels(self, low: float, high: float) -> None:
+        for view in self.views.values():
+            view.set_levels(low, high)
+        self.volume_view.set_window(low, high)
+        self.levels_changed.emit(low, high)
+
+    def set_colormap(self, name: str) -> None:
+        for view in self.views.values():
+            view.set_colormap(name)
+
+    def set_label(self, label: Volume | None, opacity: float) -> None:
+        for view in self.views.values():
+            view.set_label(label, opacity)
+
+    def set_crosshair(self, voxel: tuple[int, ...]) -> None:
+        if self.volume is None:
+            return
+        self.crosshair = tuple(int(v) for v in voxel[:3])
+        for view in self.views.values():
+            view.blockSignals(True)
+            view.set_crosshair(self.crosshair)
+            view.blockSignals(False)
+        self.crosshair_moved.emit(self.crosshair)
+
+    def _on_slice_scrolled(self, view: SliceView, index: int) -> None:
+        from engine.io import VIEW_AXES
+
+        if self.crosshair is None:
+            return
+        voxel = list(self.crosshair)
+        voxel[VIEW_AXES[view.view]] = index
+        self.set_crosshair(tuple(voxel))
+
+    def _on_levels_dragged(self, low: float, high: float) -> None:
+        self.set_levels(low, high)

@@ -1,0 +1,218 @@
+"""3D volume rendering with VTK inside Qt: presets (CT soft tissue, CT bone, MIP, MR), rotate and
+zoom with the mouse (trackball camera).
+
+VTK inside Qt needs a real X display (Xvfb in CI): under `QT_QPA_PLATFORM=offscreen` it renders
+black, so `vtk_available()` is False there and the app shows a placeholder instead.
+`build_pipeline` works without Qt too (the benchmark renders offscreen with it).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from engine.io import Volume
+
+log = logging.getLogger(__name__)
+
+RENDER_PRESETS = ("CT soft tissue", "CT bone", "MIP", "MR")
+
+
+def vtk_available() -> bool:
+    """True when VTK can draw inside Qt here (a real or virtual X display, not offscreen Qt)."""
+    if os.environ.get("SPIKEVIEW_NO_VTK"):
+        return False
+    return QGuiApplication.platformName() not in ("offscreen", "minimal")
+
+
+@dataclass
+class VolumePipeline:
+    """The VTK objects of one rendered volume."""
+
+    image: object
+    mapper: object
+    volume: object
+    property: object
+
+
+def _vtk_image(array: np.ndarray, spacing: tuple[float, ...]):
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+
+    data = np.asfortranarray(array if array.dtype in (np.uint8, np.int16, np.uint16, np.float32) else array.astype(np.float32))
+    image = vtkImageData()
+    image.SetDimensions(*data.shape)
+    image.SetSpacing(*spacing)
+    scalars = numpy_to_vtk(data.ravel(order="F"), deep=True)
+    image.GetPointData().SetScalars(scalars)
+    return image
+
+
+def apply_preset(prop, mapper, preset: str, value_range: tuple[float, float], window: tuple[float, float] | None = None) -> None:
+    """Set transfer functions and blend mode for a preset name from RENDER_PRESETS."""
+    from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
+    from vtkmodules.vtkRenderingCore import vtkColorTransferFunction
+
+    low, high = value_range
+    colour, opacity = vtkColorTransferFunction(), vtkPiecewiseFunction()
+    if preset == "MIP":
+        lo, hi = window or (low, high)
+        mapper.SetBlendModeToMaximumIntensity()
+        colour.AddRGBPoint(lo, 0, 0, 0)
+        colour.AddRGBPoint(hi, 1, 1, 1)
+        opacity.AddPoint(lo, 0.0)
+        opacity.AddPoint(hi, 1.0)
+    else:
+        mapper.SetBlendModeToComposite()
+        if preset == "CT bone":
+            points = [(-1000, (0, 0, 0), 0), (150, (0.55, 0.25, 0.15), 0), (300, (0.9, 0.8, 0.7), 0.25), (1500, (1, 1, 0.95), 0.9)]
+        elif preset == "CT soft tissue":
+            points = [(-1000, (0, 0, 0), 0), (-200, (0.55, 0.25, 0.15), 0), (40, (0.85, 0.45, 0.35), 0.12), (300, (1, 0.9, 0.8), 0.5), (1500, (1, 1, 1), 0.8)]
+        else:  # MR or anything without HU: relative to the scan's own percentiles
+            lo, hi = window or (low, high)
+            span = max(hi - lo, 1e-6)
+            points = [(lo, (0, 0, 0), 0), (lo + 0.25 * span, (0.6, 0.45, 0.35), 0.05), (lo + 0.6 * span, (0.95, 0.85, 0.75), 0.3), (hi, (1, 1, 1), 0.6)]
+        for value, rgb, alpha in points:
+            colour.AddRGBPoint(value, *rgb)
+            opacity.AddPoint(value, alpha)
+    prop.SetColor(colour)
+    prop.SetScalarOpacity(opacity)
+    prop.SetInterpolationTypeToLinear()
+    if preset == "MIP":
+        prop.ShadeOff()
+    else:
+        prop.ShadeOn()
+
+
+def build_pipeline(volume: Volume, renderer, preset: str = "CT soft tissue", window: tuple[float, float] | None = None) -> VolumePipeline:
+    """Add `volume` to a vtkRenderer with a fixed-point ray-cast mapper (fast on software GL)."""
+    from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
+    from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
+
+    image = _vtk_image(volume.array, volume.spacing)
+    mapper = vtkFixedPointVolumeRayCastMapper()
+    mapper.SetInputData(image)
+    mapper.SetAutoAdjustSampleDistances(1)
+    prop = vtkVolumeProperty()
+    apply_preset(prop, mapper, preset, volume.intensity_range(), window)
+    actor = vtkVolume()
+    actor.SetMapper(mapper)
+    actor.SetProperty(prop)
+    renderer.AddVolume(actor)
+    return VolumePipeline(image, mapper, actor, prop)
+
+
+def reset_camera_anterior(renderer) -> None:
+    """Look at the patient from the front (anterior), head up."""
+    camera = renderer.GetActiveCamera()
+    bounds = renderer.ComputeVisiblePropBounds()
+    centre = [(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2, (bounds[4] + bounds[5]) / 2]
+    camera.SetFocalPoint(*centre)
+    camera.SetPosition(centre[0], centre[1] + 1000, centre[2])
+    camera.SetViewUp(0, 0, 1)
+    renderer.ResetCamera()
+
+
+def render_to_array(render_window) -> np.ndarray:
+    """The last rendered frame as (H, W, 3) uint8, top row first (vtkWindowToImageFilter)."""
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+    grabber = vtkWindowToImageFilter()
+    grabber.SetInput(render_window)
+    grabber.SetInputBufferTypeToRGB()
+    grabber.ReadFrontBufferOff()
+    grabber.Update()
+    output = grabber.GetOutput()
+    width, height, _ = output.GetDimensions()
+    pixels = vtk_to_numpy(output.GetPointData().GetScalars()).reshape(height, width, -1)
+    return np.ascontiguousarray(pixels[::-1, :, :3])
+
+
+class VolumeView(QWidget):
+    """VTK volume rendering of the current scan, or a placeholder where VTK cannot draw."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pipeline: VolumePipeline | None = None
+        self.volume: Volume | None = None
+        self.preset = "CT soft tissue"
+        self.window: tuple[float, float] | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.available = vtk_available()
+        if self.available:
+            self._build_vtk(layout)
+        else:
+            self.placeholder = QLabel("3D rendering needs a display (VTK); the slice views work without it.")
+            self.placeholder.setWordWrap(True)
+            layout.addWidget(self.placeholder)
+
+    def _build_vtk(self, layout: QVBoxLayout) -> None:
+        import vtkmodules.qt
+
+        vtkmodules.qt.PyQtImpl = "PySide6"
+        from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
+        from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+        from vtkmodules.vtkRenderingCore import vtkRenderer
+        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - registers the OpenGL backend
+        import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
+
+        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        layout.addWidget(self.vtk_widget)
+        self.renderer = vtkRenderer()
+        self.renderer.SetBackground(0.05, 0.05, 0.07)
+        self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.AddRenderer(self.renderer)
+        self.interactor = self.render_window.GetInteractor()
+        self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.vtk_widget.Initialize()
+
+    def default_preset(self, volume: Volume) -> str:
+        return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
+
+    def set_volume(self, volume: Volume | None, window: tuple[float, float] | None = None) -> None:
+        self.volume, self.window = volume, window
+        if not self.available:
+            return
+        self.renderer.RemoveAllViewProps()
+        self.pipeline = None
+        if volume is None or volume.spatial_ndim != 3 or min(volume.spatial_shape) < 2:
+            self.render()
+            return
+        self.preset = self.default_preset(volume)
+        self.pipeline = build_pipeline(volume, self.renderer, self.preset, window)
+        reset_camera_anterior(self.renderer)
+        self.render()
+
+    def set_preset(self, preset: str) -> None:
+        self.preset = preset
+        if self.available and self.pipeline is not None:
+            apply_preset(self.pipeline.property, self.pipeline.mapper, preset, self.volume.intensity_range(), self.window)
+            self.render()
+
+    def set_window(self, low: float, high: float) -> None:
+        """MIP and MR presets follow the slice views' window."""
+        self.window = (low, high)
+        if self.preset in ("MIP", "MR"):
+            self.set_preset(self.preset)
+
+    def render(self) -> None:
+        if self.available:
+            self.render_window.Render()
+
+    def capture(self) -> np.ndarray | None:
+        """The rendered frame as (H, W, 3) uint8 (widget.grab() would be black for VTK)."""
+        if not self.available:
+            return None
+        self.render()
+        return render_to_array(self.render_window)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.available:
+            self.vtk_widget.Finalize()
+        super().closeEvent(event)
