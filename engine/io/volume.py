@@ -66,6 +66,8 @@ class Volume:
 
     def percentile_window(self, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
         """(lower, upper) display levels from percentiles of a subsample: the automatic window for MR."""
+        if low <= 0 and high >= 100:
+            return self.intensity_range()
         flat = self.array.reshape(-1)
         step = max(1, flat.size // 1_000_000)
         lo, hi = np.percentile(flat[::step], [low, high])

@@ -1,0 +1,178 @@
+"""The main window end to end under Qt: opening real files, datasets, bad input, labels."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from conftest import wait_idle
+from spikeview import RESEARCH_NOTICE
+
+pytestmark = pytest.mark.gui
+
+
+def _open(qtbot, window, *paths) -> None:
+    window.open_paths(paths)
+    wait_idle(qtbot, window)
+
+
+def test_research_notice_and_about(window, dialogs) -> None:
+    assert RESEARCH_NOTICE in window.notice_label.text()
+    assert "not for diagnosis" in RESEARCH_NOTICE.lower()
+    about = next(a for a in window.menuBar().actions() if a.text() == "&Help").menu().actions()[0]
+    about.trigger()
+    assert "not be used to diagnose" in dialogs.about[0]
+
+
+def test_open_3d_nifti_shows_ortho_views(qtbot, window, volumes_dir: Path) -> None:
+    _open(qtbot, window, volumes_dir / "CT_AVM.nii.gz")
+    assert window.stack.currentWidget() is window.ortho_view
+    scan = window.session.current
+    assert scan.volume.spatial_shape == (256, 242, 154)
+    assert window.ortho_view.crosshair == (128, 121, 77)
+    assert "Dimensions=256 x 242 x 154" in window.inspector.texts()
+    assert window.windowTitle().endswith("CT_AVM")
+    assert window.session.recent_files()[0] == (volumes_dir / "CT_AVM.nii.gz").resolve()
+    assert window.recent_menu.actions()[0].text() == str((volumes_dir / "CT_AVM.nii.gz").resolve())
+
+
+def test_window_presets_and_cursor_readout(qtbot, window, volumes_dir: Path) -> None:
+    _open(qtbot, window, volumes_dir / "MR_Gd.nii.gz")
+    names = [window.preset_box.itemText(i) for i in range(window.preset_box.count())]
+    assert "Lung" not in names and names[0].startswith("Auto"), "MR gets automatic presets only"
+    axial = window.ortho_view.views["axial"]
+    window.apply_window_preset("Full range")
+    assert axial.levels == pytest.approx(window.session.current.volume.intensity_range())
+    window._show_cursor((80, 90, 70))
+    text = window.cursor_label.text()
+    value = window.session.current.volume.array[80, 90, 70]
+    assert text.startswith("voxel (80, 90, 70) = ") and f"{value:.5g}" in text and "mm" in text
+
+
+def test_open_2d_picture_and_switch_scans(qtbot, window, volumes_dir: Path, tmp_path: Path) -> None:
+    picture = (np.linspace(0, 255, 64 * 80) % 256).astype(np.uint8).reshape(64, 80)
+    Image.fromarray(picture).save(tmp_path / "xray.png")
+    _open(qtbot, window, volumes_dir / "CT_pitch.nii.gz", tmp_path / "xray.png")
+    assert len(window.session.scans) == 2
+    window.session.set_current(next(s for s in window.session.scans if s.volume.is_2d))
+    assert window.stack.currentWidget() is window.image_view
+    assert window.image_view.image_item.image.shape == (64, 80)
+    window.session.set_current(next(s for s in window.session.scans if not s.volume.is_2d))
+    assert window.stack.currentWidget() is window.ortho_view
+
+
+def test_label_beside_image_is_offered_and_overlaid(qtbot, window, dialogs, volumes_dir: Path) -> None:
+    _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
+    wait_idle(qtbot, window)
+    assert "brain1_label.nrrd" in dialogs.questions[0]
+    scan = window.session.current
+    assert scan.label is not None and scan.label.label_names == {1: "label 1"}
+    axial = window.ortho_view.views["axial"]
+    assert axial.label_item.image is not None
+    window.opacity_slider.setValue(75)
+    assert scan.label_opacity == pytest.approx(0.75) and axial.label_item.opacity() == pytest.approx(0.75)
+
+
+def test_declined_label_and_menu_label(qtbot, window, dialogs, volumes_dir: Path) -> None:
+    dialogs.answer = dialogs.answer.No
+    _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
+    assert window.session.current.label is None
+    window.open_label(volumes_dir / "CT_pitch.nii.gz")
+    wait_idle(qtbot, window)
+    assert "cannot be overlaid" in dialogs.errors[0]
+    window.open_label(volumes_dir / "brain1_label.nrrd")
+    wait_idle(qtbot, window)
+    assert window.session.current.label is not None
+
+
+def test_dicom_folder_asks_for_a_series(qtbot, window, monkeypatch, two_series_dir: Path) -> None:
+    import spikeview.main_window as main_window
+
+    offered = []
+
+    def pick_second(series, folder_name, parent):
+        offered.extend((s.description, s.count) for s in series)
+        return series[1].uid
+
+    monkeypatch.setattr(main_window, "choose_series", pick_second)
+    _open(qtbot, window, two_series_dir)
+    assert offered == [("long", 20), ("short", 12)]
+    volume = window.session.current.volume
+    assert volume.spatial_shape[2] == 12 and volume.modality == "CT"
+    assert volume.intensity_range()[0] == -1024, "HU after rescale"
+    texts = window.inspector.texts()
+    assert "PatientName=(hidden)" in texts and not any("Doe" in t for t in texts)
+    window.inspector.show_identifiers.setChecked(True)
+    assert "PatientName=Doe^Jane" in window.inspector.texts()
+
+
+def test_bad_inputs_give_one_dialog_and_keep_the_app(qtbot, window, dialogs, volumes_dir: Path, tmp_path: Path) -> None:
+    _open(qtbot, window, volumes_dir / "CT_pitch.nii.gz")
+    (tmp_path / "empty.nii").write_bytes(b"")
+    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "no_dicom").mkdir()
+    (tmp_path / "no_dicom" / "a.txt").write_text("x")
+    (tmp_path / "cut.nii.gz").write_bytes((volumes_dir / "MR_Gd.nii.gz").read_bytes()[:20000])
+    nib.save(nib.Nifti1Image(np.zeros((6, 6, 6, 4), np.float32), np.eye(4)), tmp_path / "fmri.nii.gz")
+    (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    expected = {
+        "empty.nii": "is empty", "report.docx": "not a supported file type", "no_dicom": "no DICOM images",
+        "cut.nii.gz": "truncated", "fmri.nii.gz": "4D volume", "junk.jpg": "could not be read",
+    }
+    for name, words in expected.items():
+        before = len(dialogs.errors)
+        _open(qtbot, window, tmp_path / name)
+        assert len(dialogs.errors) == before + 1, name
+        assert words in dialogs.errors[-1] and "Traceback" not in dialogs.errors[-1]
+    assert [s.title for s in window.session.scans] == ["CT_pitch"], "the open scan stays"
+    assert window.stack.currentWidget() is window.ortho_view
+
+
+def test_nans_are_replaced_with_a_warning(qtbot, window, dialogs, tmp_path: Path) -> None:
+    array = np.random.default_rng(0).normal(size=(8, 8, 8)).astype(np.float32)
+    array[2, 2, 2] = np.nan
+    nib.save(nib.Nifti1Image(array, np.eye(4)), tmp_path / "nan.nii.gz")
+    _open(qtbot, window, tmp_path / "nan.nii.gz")
+    assert "1 voxels were not numbers" in dialogs.warnings[0]
+    assert np.isfinite(window.session.current.volume.array).all()
+
+
+def test_drop_files_on_the_window(qtbot, window, volumes_dir: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(volumes_dir / "CT_pitch.nii.gz"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    wait_idle(qtbot, window)
+    assert window.session.current.title == "CT_pitch"
+
+
+def test_command_line_paths(qtbot, monkeypatch, medmnist_root: Path, volumes_dir: Path, dialogs) -> None:
+    from spikeview import app as app_module
+    from spikeview.main_window import MainWindow
+
+    opened = []
+
+    def fake_exec(*_args):
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        qtbot.addWidget(window)
+        wait_idle(qtbot, window)
+        opened.extend(s.title for s in window.session.scans)
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert app_module.main([str(volumes_dir / "CT_pitch.nii.gz"), "--data-root", str(medmnist_root)]) == 0
+    assert opened == ["CT_pitch"]
+
+
+def test_console_script_is_declared() -> None:
+    text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert 'spikeview = "spikeview.app:main"' in text
+    assert sys.modules.get("vtkmodules.qt") is None or "PySide6" in sys.modules
