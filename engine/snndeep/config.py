@@ -46,15 +46,17 @@ class RuleConfig:
 
     epochs: int = 5
     batch_size: int = 128
-    lr: float = 2e-3  # BPTT (Adam) / Tempotron / three-factor learning rate
+    lr: float = 2e-3  # BPTT (Adam)
     # Tempotron
     tau_psp: float = 8.0  # PSP membrane constant tau (steps)
     tau_syn: float = 2.0  # PSP synaptic constant tau_s (steps)
+    tempotron_lr: float = 1.0
     # Active learning + three-factor rule
     initial_labels: int = 40
     query_size: int = 40
     rounds: int = 6
     passes_per_round: int = 3
+    stdp_lr: float = 1.0
     trace_tau: float = 4.0  # presynaptic trace (STDP eligibility)
     hidden_gain: float = 2.0  # scale of the fixed random hidden projection
     uncertainty: str = "margin"  # margin | latency
