@@ -77,12 +77,6 @@ def window(qtbot, medmnist_root, dialogs):
     main.runner.wait(10000)
 
 
-def wait_idle(qtbot, window, timeout: int = 30000) -> None:
-    """Wait until every background job of the window has ended and its results arrived."""
-    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
-    qtbot.wait(20)
-
-
 @pytest.fixture(scope="session")
 def dicom_writer():
     """tests/engine/io/dicom_writer.py (shared with the engine tests)."""

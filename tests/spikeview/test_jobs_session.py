@@ -62,7 +62,8 @@ def test_job_can_be_cancelled(qtbot) -> None:
     with qtbot.waitSignal(job.finished, timeout=10000):
         runner.submit(job)
         job.cancel()
-    assert events == ["cancelled"] and runner.active == []
+    qtbot.waitUntil(lambda: runner.active == [])
+    assert events == ["cancelled"]
 
 
 def test_session_tracks_scans_and_recent_files(qtbot, tmp_path: Path) -> None:

@@ -12,15 +12,20 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from conftest import wait_idle
 from spikeview import RESEARCH_NOTICE
 
 pytestmark = pytest.mark.gui
 
 
+def _idle(qtbot, window, timeout: int = 30000) -> None:
+    """Wait until the window's background jobs have ended and their results arrived."""
+    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
+    qtbot.wait(20)
+
+
 def _open(qtbot, window, *paths) -> None:
     window.open_paths(paths)
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
 
 
 def test_research_notice_and_about(window, dialogs) -> None:
@@ -70,7 +75,7 @@ def test_open_2d_picture_and_switch_scans(qtbot, window, volumes_dir: Path, tmp_
 
 def test_label_beside_image_is_offered_and_overlaid(qtbot, window, dialogs, volumes_dir: Path) -> None:
     _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
     assert "brain1_label.nrrd" in dialogs.questions[0]
     scan = window.session.current
     assert scan.label is not None and scan.label.label_names == {1: "label 1"}
@@ -85,10 +90,10 @@ def test_declined_label_and_menu_label(qtbot, window, dialogs, volumes_dir: Path
     _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
     assert window.session.current.label is None
     window.open_label(volumes_dir / "CT_pitch.nii.gz")
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
     assert "cannot be overlaid" in dialogs.errors[0]
     window.open_label(volumes_dir / "brain1_label.nrrd")
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
     assert window.session.current.label is not None
 
 
@@ -149,7 +154,7 @@ def test_drop_files_on_the_window(qtbot, window, volumes_dir: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(volumes_dir / "CT_pitch.nii.gz"))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
     assert window.session.current.title == "CT_pitch"
 
 
@@ -162,7 +167,7 @@ def test_command_line_paths(qtbot, monkeypatch, medmnist_root: Path, volumes_dir
     def fake_exec(*_args):
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
         qtbot.addWidget(window)
-        wait_idle(qtbot, window)
+        _idle(qtbot, window)
         opened.extend(s.title for s in window.session.scans)
         window.close()
         return 0

@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from conftest import wait_idle
 from engine.io import AXIAL, load
 from spikeview.views.dataset_browser import PAGE_SIZE
 from spikeview.views.ortho_view import OrthoView
 from spikeview.views.slice_view import SliceView
 
 pytestmark = pytest.mark.gui
+
+
+def _idle(qtbot, window, timeout: int = 30000) -> None:
+    """Wait until the window's background jobs have ended and their results arrived."""
+    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
+    qtbot.wait(20)
 
 
 class FakeDrag:
@@ -143,7 +148,7 @@ def test_dataset_gallery_is_paged_and_filtered(qtbot, window, medmnist_root: Pat
     organ = next(f for f in browser.files if f.title == "organamnist")
     start = time.perf_counter()
     browser.open_dataset(organ, "train")
-    wait_idle(qtbot, window)
+    _idle(qtbot, window)
     qtbot.waitUntil(lambda: browser.model.images is not None, timeout=30000)
     qtbot.wait(50)
     assert browser.count_label.text() == "34561 of 34561 samples"
