@@ -65,12 +65,16 @@ class Volume:
         return float(self.array.min()), float(self.array.max())
 
     def percentile_window(self, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
-        """(lower, upper) display levels from percentiles of a subsample: the automatic window for MR."""
+        """(lower, upper) display levels from percentiles of a subsample of the non-background voxels:
+        the automatic window for MR and other scans without absolute units."""
         if low <= 0 and high >= 100:
             return self.intensity_range()
         flat = self.array.reshape(-1)
-        step = max(1, flat.size // 1_000_000)
-        lo, hi = np.percentile(flat[::step], [low, high])
+        sample = flat[:: max(1, flat.size // 1_000_000)]
+        foreground = sample[sample > sample.min()]
+        if foreground.size > 0.05 * sample.size:  # ignore a flat background (air, outside a skull-strip)
+            sample = foreground
+        lo, hi = np.percentile(sample, [low, high])
         if hi <= lo:
             lo, hi = self.intensity_range()
             hi = hi if hi > lo else lo + 1.0
