@@ -16,19 +16,35 @@ class Fold:
     test: np.ndarray
 
 
-def patient_folds(groups: np.ndarray, k: int, seed: int = 0, val_patients: int = 1) -> list[Fold]:
-    """k folds over patients: each patient is in the test part of exactly one fold; a validation
-    patient group is carved from the training patients of every fold."""
+def patient_folds(groups: np.ndarray, k: int, seed: int = 0, y: np.ndarray | None = None, val_patients: int = 1) -> list[Fold]:
+    """k folds over patients: each patient is in the test part of exactly one fold, and validation
+    patients are carved from the training patients. Patients with and without lesions are dealt
+    round-robin so every test part gets both when it can; validation patients cover both classes
+    when the training patients allow it."""
     patients = np.unique(groups)
-    if len(patients) < k + 1 + val_patients - 1 or k < 2:
+    if k < 2 or len(patients) < k + val_patients + 1:
         raise UserError(f"{len(patients)} patients are too few for {k} patient-level folds with a validation patient.")
-    order = np.random.default_rng(seed).permutation(patients)
+    rng = np.random.default_rng(seed)
+    has_lesion = {p: bool(y[groups == p].any()) for p in patients} if y is not None else {p: False for p in patients}
+    order = np.concatenate([rng.permutation([p for p in patients if has_lesion[p] == flag]) for flag in (True, False)])
     folds = []
-    for i, test_patients in enumerate(np.array_split(order, k)):
-        rest = np.array([p for p in order if p not in set(test_patients)])
-        val_p, train_p = rest[:val_patients], rest[val_patients:]
-        folds.append(Fold(i, *(np.flatnonzero(np.isin(groups, part)) for part in (train_p, val_p, test_patients))))
+    for i in range(k):
+        test_p = order[i::k]
+        rest = [p for p in order if p not in set(test_p)]
+        val_p = _validation_patients(rest, has_lesion, val_patients)
+        train_p = [p for p in rest if p not in set(val_p)]
+        folds.append(Fold(i, *(np.flatnonzero(np.isin(groups, part)) for part in (train_p, val_p, test_p))))
     return folds
+
+
+def _validation_patients(rest: list, has_lesion: dict, count: int) -> list:
+    """`count` patients (one more when needed) so that a patient with lesions and one without are both in."""
+    with_lesion = [p for p in rest if has_lesion[p]]
+    without = [p for p in rest if not has_lesion[p]]
+    if with_lesion and without and len(rest) - max(count, 2) >= 2:
+        picks = [with_lesion[-1], without[-1]]
+        return picks + [p for p in rest if p not in picks][: max(0, count - 2)]
+    return rest[-count:]
 
 
 def slice_folds(n: int, k: int, seed: int = 0, val_fraction: float = 0.15) -> list[Fold]:
