@@ -1,0 +1,231 @@
+"""`spikeview-engine`: datasets, train, eval, infer, bench (and snndeep). The last stdout line is JSON.
+
+User mistakes (a missing file, a wrong option) end with one sentence on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from engine.errors import UserError
+
+log = logging.getLogger("engine")
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _clean(value):
+    """NaN is not JSON: report it as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+# -- datasets ------------------------------------------------------------------------------
+def cmd_datasets(args: argparse.Namespace) -> dict:
+    from engine.data.catalog import get_spec, list_datasets
+    from engine.data.medmnist_data import default_data_root
+
+    root = Path(args.data_root) if args.data_root else default_data_root()
+    rows = []
+    for flag in list_datasets():
+        spec = get_spec(flag)
+        sizes = [28, 64] if spec.spatial_dims == 3 else [28, 64, 128, 224]
+        if flag.startswith("phantom"):
+            sizes = [28]
+        present = [s for s in sizes if flag.startswith("phantom") or (root / get_spec(flag, s).filename).exists()]
+        rows.append({"flag": flag, "task": spec.task, "classes": spec.num_classes, "channels": spec.n_channels,
+                     "dims": spec.spatial_dims, "samples": spec.n_samples, "sizes_present": present})
+        print(f"{flag:16s} {spec.spatial_dims}D {spec.task:28s} {spec.num_classes:2d} classes  "
+              f"present: {present or '-'}", file=sys.stderr)
+    return {"data_root": str(root), "datasets": rows}
+
+
+# -- train ---------------------------------------------------------------------------------
+def _default_run_dir(args: argparse.Namespace) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(args.out or "runs") / f"{args.dataset}_{args.size}-{args.model}-{stamp}"
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr driven by Trainer events."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.bar = None
+
+    def __call__(self, event) -> None:
+        if event.kind == "start":
+            self.bar = self._tqdm(total=event.total_steps, initial=event.epoch and event.step,
+                                  unit="batch", file=sys.stderr, dynamic_ncols=True)
+        elif event.kind == "batch" and self.bar is not None:
+            self.bar.update(event.step - self.bar.n)
+            self.bar.set_postfix(epoch=event.epoch, loss=f"{event.metrics['loss']:.3f}")
+        elif event.kind == "epoch" and self.bar is not None:
+            m = event.metrics
+            self.bar.write(f"epoch {m['epoch']}: loss {m['train_loss']:.4f}  val acc {m['val_acc']:.4f}  "
+                           f"auc {m['val_auc']:.4f}  ({m['images_per_s']:.0f} img/s)")
+        elif event.kind in ("finished", "cancelled", "failed") and self.bar is not None:
+            self.bar.close()
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from engine.learning.config import TrainConfig
+    from engine.learning.trainer import Trainer
+
+    if args.resume and not args.out:
+        raise UserError("--resume needs --out RUN_DIR, the run to continue.")
+    overrides = json.loads(args.model_options) if args.model_options else {}
+    config = TrainConfig(
+        dataset=args.dataset, size=args.size, data_root=args.data_root, model=args.model,
+        model_overrides=overrides, timesteps=args.timesteps, encoder=args.encoder, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, loss=args.loss, device=args.device, seed=args.seed,
+        augment=not args.no_augment, enhance=args.enhance, train_limit=args.train_limit,
+        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+    )
+    run_dir = Path(args.out) if (args.resume or args.exact_out) else _default_run_dir(args)
+    trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()], resume=args.resume)
+    return trainer.run()
+
+
+# -- eval / infer --------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from engine.data.catalog import get_spec
+    from engine.data.pipeline import load_split_tensors
+    from engine.learning.trainer import evaluate_split
+    from engine.probe.inference import load_run
+
+    loaded = load_run(args.run, tag=args.checkpoint, device=args.device)
+    spec = get_spec(loaded.config.dataset, loaded.config.size)
+    root = Path(args.data_root) if args.data_root else (
+        Path(loaded.config.data_root) if loaded.config.data_root else None)
+    data = load_split_tensors(spec, args.split, loaded.prep, root)
+    start = time.perf_counter()
+    metrics = evaluate_split(loaded.model, data, spec, loaded.config, loaded.device)
+    return {"run": str(loaded.path), "dataset": spec.flag, "split": args.split, "samples": len(data),
+            **metrics, "seconds": time.perf_counter() - start}
+
+
+def cmd_infer(args: argparse.Namespace) -> dict:
+    from engine.probe.inference import infer
+
+    result = infer(args.run, args.input, record=bool(args.record))
+    out = {"input": args.input, **result.to_dict()}
+    if args.record:
+        out["recording"] = str(result.recording.save(args.record))
+        out["firing_rates"] = result.recording.firing_rates()
+    return out
+
+
+def cmd_bench(args: argparse.Namespace) -> dict:
+    from engine.bench import run_bench
+
+    return run_bench(args.model, args.dims, args.size, args.timesteps, args.batch_size,
+                     steps=args.steps, repeats=args.repeats, device=args.device)
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from engine.models import list_models
+
+    parser = argparse.ArgumentParser(prog="spikeview-engine", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("datasets", help="list every dataset and which files are present")
+    p.add_argument("--data-root")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("train", help="train a model on a dataset (val picks the epoch, test reports)")
+    p.add_argument("--dataset", default="phantom2d", help="a MedMNIST flag (e.g. breastmnist) or phantom2d/3d")
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--data-root")
+    p.add_argument("--model", default="sdt_tiny", choices=list_models())
+    p.add_argument("--model-options", help='JSON overrides, e.g. \'{"dims": [32, 64, 128], "depth": 2}\'')
+    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--encoder", default="direct", choices=["direct", "poisson", "latency"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--loss", default="tet", choices=["tet", "ce"])
+    p.add_argument("--enhance", default="none", choices=["none", "equalize", "clahe", "percentile"])
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--train-limit", type=int, help="train on the first N training samples only")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="parent folder of new runs (default ./runs), or the run to --resume")
+    p.add_argument("--exact-out", action="store_true", help="use --out itself as the run directory")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split")
+    p.add_argument("--run", required=True)
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--data-root")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("infer", help="classify a scan, image or array file with a trained run")
+    p.add_argument("--run", required=True)
+    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG file or folder")
+    p.add_argument("--record", metavar="FILE.npz", help="save the spike dynamics as a Recording")
+    p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("bench", help="training/inference speed against stock SpikingJelly layers")
+    p.add_argument("--model", default="sdt_tiny", choices=list_models())
+    p.add_argument("--dims", type=int, default=2, choices=[2, 3])
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.set_defaults(func=cmd_bench)
+
+    try:
+        from engine.snndeep.cli import add_snndeep_parser
+    except ImportError:  # the study package is optional at import time
+        add_snndeep_parser = None
+    if add_snndeep_parser is not None:
+        add_snndeep_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        result = args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    print(json.dumps(_clean(result), default=_json_default))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
