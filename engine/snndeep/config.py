@@ -77,6 +77,11 @@ class DataConfig:
     seed: int = 0
     samples: SampleConfig = field(default_factory=SampleConfig)
 
+    @property
+    def key(self) -> str:
+        """Names the task and sample mode (e.g. msd-features) in study names and result files."""
+        return f"{self.task}-{self.samples.mode}"
+
 
 def to_dict(config: Any) -> dict:
     return asdict(config)

@@ -2,7 +2,7 @@
 
 No liver CT is available on these machines, so the CT texture comes from real scans (head CT and
 CT angiography), their intensities are mapped onto a pseudo-HU scale, and an ellipsoidal "liver"
-with hypodense "tumours" is painted in: tumour voxels are 45 HU darker, so there is a real signal.
+with hypodense "tumours" is painted in: tumour voxels are 60 HU darker, so there is a real signal.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SOURCES = ("CT_pitch.nii.gz", "CT_AVM.nii.gz")
 LIVER_HU = 60.0
-TUMOUR_DELTA_HU = -45.0
+TUMOUR_DELTA_HU = -60.0
 
 
 def _pseudo_hu(volume: np.ndarray) -> np.ndarray:
@@ -47,7 +47,7 @@ def _paint_patient(ct: np.ndarray, rng: np.random.Generator, n_tumours: int) -> 
     liver_idx = np.argwhere(liver)
     for _ in range(n_tumours):
         seed_voxel = liver_idx[rng.integers(len(liver_idx))]
-        radii = np.array([rng.uniform(3, 6), rng.uniform(3, 6), rng.uniform(1.5, 3.5)]) * size[0] / 96
+        radii = np.array([rng.uniform(4, 9), rng.uniform(4, 9), rng.uniform(2, 4)]) * size[0] / 96
         tumour = _ellipsoid(shape, seed_voxel, radii) & liver
         out[tumour] += TUMOUR_DELTA_HU
         labels[tumour] = TUMOUR
@@ -80,7 +80,7 @@ def build_demo_msd(
         for p in range(patients_per_volume):
             z0 = int(round(p * (depth - span) / max(patients_per_volume - 1, 1)))
             block = resize(ct[:, :, z0 : z0 + span], shape, order=1, anti_aliasing=True, preserve_range=True)
-            n_tumours = int(rng.integers(1, 4)) if (len(case_ids) % 4) else 0
+            n_tumours = int(rng.integers(1, 5)) if (len(case_ids) % 4) else 0  # every 4th patient lesion-free
             painted, labels = _paint_patient(block.astype(np.float32), rng, n_tumours)
             spacing = zooms * np.array([ct.shape[0] / shape[0], ct.shape[1] / shape[1], span / shape[2]])
             affine = np.diag([*spacing, 1.0])

@@ -48,8 +48,8 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         raise UserError(f"The study storage {url} cannot be opened ({exc.__class__.__name__}: {exc}).") from exc
 
 
-def study_name(task: str, implementation: str, rule: str) -> str:
-    return f"snndeep-{task}-{implementation}-{rule}"
+def study_name(task_key: str, implementation: str, rule: str) -> str:
+    return f"snndeep-{task_key}-{implementation}-{rule}"
 
 
 def suggest(trial: optuna.Trial, rule: str) -> dict:
@@ -120,7 +120,7 @@ def _worker(data_json: str, implementation: str, rule: str, rule_json: str, sett
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings = TuneSettings(**json.loads(settings_json))
     data_cfg = from_dict(DataConfig, json.loads(data_json))
-    study = create_study(settings.storage, study_name(data_cfg.task, implementation, rule), settings.seed + worker_index)
+    study = create_study(settings.storage, study_name(data_cfg.key, implementation, rule), settings.seed + worker_index)
     if finished_trials(study) >= settings.trials:
         return
     objective = objective_for(data_cfg, implementation, rule, from_dict(RuleConfig, json.loads(rule_json)), settings.epochs)
@@ -130,7 +130,7 @@ def _worker(data_json: str, implementation: str, rule: str, rule_json: str, sett
 def tune_combination(data_cfg: DataConfig, implementation: str, rule: str, settings: TuneSettings,
                      base_rule: RuleConfig | None = None) -> dict:
     """Run (or resume) one study to `settings.trials` finished trials; return its summary."""
-    name = study_name(data_cfg.task, implementation, rule)
+    name = study_name(data_cfg.key, implementation, rule)
     study = create_study(settings.storage, name, settings.seed)  # creates the tables and the study once
     args = (json.dumps(to_dict(data_cfg)), implementation, rule, json.dumps(to_dict(base_rule or RuleConfig())),
             json.dumps(settings.__dict__))
@@ -164,13 +164,13 @@ def study_summary(storage: str, name: str) -> dict:
     }
 
 
-def best_params(storage: str, task: str, implementations, rules) -> dict[str, dict]:
+def best_params(storage: str, task_key: str, implementations, rules) -> dict[str, dict]:
     """`impl/rule` -> best parameters, for the studies that exist in the storage."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage), include_best_trial=False)}
     found = {}
     for impl in implementations:
         for rule in rules:
-            name = study_name(task, impl, rule)
+            name = study_name(task_key, impl, rule)
             if name in existing:
                 summary = study_summary(storage, name)
                 if summary["best_params"]:
