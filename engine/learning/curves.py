@@ -1,0 +1,98 @@
+"""Confusion matrices and ROC curves from validation scores, and a Trainer callback that computes
+them at each epoch end (the app draws them; the CLI or a notebook can use them the same way)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from engine.learning.trainer import TrainEvent, Trainer, predict_scores
+
+log = logging.getLogger(__name__)
+
+MULTI_LABEL_COLUMNS = ["TN", "FP", "FN", "TP"]
+
+
+@dataclass
+class ConfusionMatrix:
+    matrix: np.ndarray  # counts [rows, cols]
+    row_names: list[str]  # true classes (or labels, for multi-label tasks)
+    col_names: list[str]  # predicted classes (or TN/FP/FN/TP)
+
+
+@dataclass
+class RocCurve:
+    name: str
+    fpr: np.ndarray
+    tpr: np.ndarray
+    auc: float
+
+
+@dataclass
+class EpochCurves:
+    epoch: int
+    confusion: ConfusionMatrix
+    roc: list[RocCurve] = field(default_factory=list)
+
+
+def predicted_classes(scores: np.ndarray, task: str, threshold: float = 0.5) -> np.ndarray:
+    """Class decisions as the MedMNIST metrics make them (binary: last column above threshold)."""
+    if task.startswith("multi-label"):
+        return (scores > threshold).astype(np.int64)
+    if task == "binary-class":
+        return (scores[:, -1] > threshold).astype(np.int64)
+    return scores.argmax(axis=1)
+
+
+def confusion_matrix(labels: np.ndarray, scores: np.ndarray, task: str, names: list[str]) -> ConfusionMatrix:
+    labels = labels.reshape(len(labels), -1)
+    predicted = predicted_classes(scores, task)
+    if task.startswith("multi-label"):
+        truth = labels.astype(bool)
+        guess = predicted.astype(bool)
+        counts = np.stack([(~truth & ~guess).sum(0), (~truth & guess).sum(0),
+                           (truth & ~guess).sum(0), (truth & guess).sum(0)], axis=1)
+        return ConfusionMatrix(counts, list(names), list(MULTI_LABEL_COLUMNS))
+    classes = scores.shape[1]
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels[:, 0], predicted), 1)
+    return ConfusionMatrix(matrix, list(names), list(names))
+
+
+def _curve(name: str, truth: np.ndarray, score: np.ndarray) -> RocCurve | None:
+    if len(np.unique(truth)) < 2:  # undefined for a one-class subset
+        return None
+    fpr, tpr, _ = roc_curve(truth, score)
+    return RocCurve(name, fpr, tpr, float(roc_auc_score(truth, score)))
+
+
+def roc_curves(labels: np.ndarray, scores: np.ndarray, task: str, names: list[str]) -> list[RocCurve]:
+    """One curve for a binary task, one-vs-rest per class or per label otherwise."""
+    labels = labels.reshape(len(labels), -1)
+    if task == "binary-class":
+        pairs = [(names[-1], labels[:, 0] == scores.shape[1] - 1, scores[:, -1])]
+    elif task.startswith("multi-label"):
+        pairs = [(names[i], labels[:, i] == 1, scores[:, i]) for i in range(scores.shape[1])]
+    else:
+        pairs = [(names[i], labels[:, 0] == i, scores[:, i]) for i in range(scores.shape[1])]
+    return [curve for curve in (_curve(*p) for p in pairs) if curve is not None]
+
+
+def epoch_curves_callback(trainer: Trainer, deliver: Callable[[EpochCurves], None]) -> Callable[[TrainEvent], None]:
+    """A Trainer callback: at each epoch end, score `val` and deliver its confusion matrix and ROC."""
+
+    def on_event(event: TrainEvent) -> None:
+        if event.kind != "epoch":
+            return
+        cfg, spec, val = trainer.config, trainer.spec, trainer.splits["val"]
+        scores, _ = predict_scores(trainer.model, val, spec, cfg.timesteps, cfg.encoder, trainer.device,
+                                   cfg.eval_batch_size)
+        labels = val.labels.numpy()
+        names = [spec.labels[i] for i in sorted(spec.labels)]
+        deliver(EpochCurves(event.epoch, confusion_matrix(labels, scores, spec.task, names),
+                            roc_curves(labels, scores, spec.task, names)))
+
+    return on_event

@@ -1,0 +1,98 @@
+"""The runs folder: list past run directories with their status, name new ones, export metrics."""
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.runs.rundir import CONFIG, RunDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    path: Path
+    dataset: str
+    model: str
+    epochs_done: int
+    epochs_planned: int
+    best_val_acc: float
+    best_val_auc: float
+    has_best: bool
+    has_last: bool
+    modified: float
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def complete(self) -> bool:
+        return self.epochs_done >= self.epochs_planned
+
+    @property
+    def resumable(self) -> bool:
+        return self.has_last and not self.complete
+
+
+def default_runs_folder(data_root: Path) -> Path:
+    return Path(data_root) / "runs"
+
+
+def summarize_run(path: Path) -> RunSummary:
+    run = RunDir(path)
+    config = run.read_config()
+    rows = run.read_metrics()
+    best = max(rows, key=lambda r: (r.get("val_acc", 0.0) + r.get("val_auc", 0.0)), default={})
+    train = config.get("train", {})
+    return RunSummary(
+        path=Path(path), dataset=train.get("dataset", "?"), model=train.get("model", "?"),
+        epochs_done=len(rows), epochs_planned=int(train.get("epochs", 0)),
+        best_val_acc=float(best.get("val_acc", float("nan"))), best_val_auc=float(best.get("val_auc", float("nan"))),
+        has_best=run.has_checkpoint("best"), has_last=run.has_checkpoint("last"),
+        modified=(Path(path) / CONFIG).stat().st_mtime,
+    )
+
+
+def list_runs(folder: Path | str) -> list[RunSummary]:
+    """Run directories directly under `folder`, newest first; unreadable ones are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    runs = []
+    for path in folder.iterdir():
+        if not (path / CONFIG).is_file():
+            continue
+        try:
+            runs.append(summarize_run(path))
+        except (UserError, ValueError, OSError) as exc:
+            log.warning("skipping run %s: %s", path, exc)
+    return sorted(runs, key=lambda r: r.modified, reverse=True)
+
+
+def new_run_path(folder: Path | str, dataset: str, model: str) -> Path:
+    """A fresh, not yet existing directory name such as `breastmnist-sdt_tiny-20250101-120000`."""
+    stem = f"{dataset}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = Path(folder) / stem, 1
+    while path.exists():
+        n += 1
+        path = Path(folder) / f"{stem}-{n}"
+    return path
+
+
+def write_metrics_csv(run_dir: Path | str, destination: Path | str) -> Path:
+    """metrics.jsonl as CSV (one row per epoch, the union of all columns)."""
+    rows = RunDir(run_dir).read_metrics()
+    if not rows:
+        raise UserError(f"{run_dir} has no metrics yet.")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    destination = Path(destination)
+    with open(destination, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return destination
