@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def objective_for(data_cfg: DataConfig, implementation: str, rule: str, base_rul
 
         outcome = train_one(combo, data, data_cfg.seed, on_epoch=report)
         trial.set_user_attr("params", params)
+        trial.set_user_attr("worker_pid", os.getpid())
         best = np.nanmax(outcome.val_history) if np.isfinite(outcome.val_history).any() else 0.5
         return float(outcome.val_history[-1]) if np.isfinite(outcome.val_history[-1]) else float(best)
 
