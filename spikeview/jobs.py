@@ -142,3 +142,84 @@ class JobRunner(QObject):
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
+
+
+class TrainJob(Job):
+    """Runs an `engine` Trainer on a worker thread and turns its events into Qt signals.
+
+    Batch events are throttled (at most every `BATCH_INTERVAL_S`, plus the last step) so a fast GPU
+    cannot flood the GUI thread. Signals carry plain dicts / engine objects:
+    `started(dict)`, `batch(dict: step, total_steps, epoch, loss, lr, images_per_s, eta_s)`,
+    `epoch_done(dict: the metrics.jsonl row)`, `curves(EpochCurves)`, `probe(Recording)`.
+    """
+
+    BATCH_INTERVAL_S = 0.05
+
+    started = Signal(dict)
+    batch = Signal(dict)
+    epoch_done = Signal(dict)
+    curves = Signal(object)
+    probe = Signal(object)
+
+    def __init__(self, config, run_dir, resume: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(f"Training {config.model} on {config.dataset}", parent=parent)
+        self.config = config
+        self.run_dir = run_dir
+        self.resume = resume
+        self.trainer = None
+        self._last_batch_emit = 0.0
+        self._start_time = 0.0
+        self._first_step: int | None = None  # the step count when timing began (resumed runs start late)
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def run_work(self) -> dict:
+        import time
+
+        import torch
+
+        from engine.learning.curves import epoch_curves_callback
+        from engine.learning.trainer import Trainer
+
+        self.trainer = Trainer(self.config, self.run_dir, callbacks=[self._on_event], resume=self.resume)
+        self.trainer.callbacks.append(epoch_curves_callback(self.trainer, self.curves.emit))
+        if self.is_cancelled():
+            raise JobCancelled
+        self._start_time = time.perf_counter()
+        try:
+            return self.trainer.run()
+        except torch.OutOfMemoryError as exc:
+            raise UserError("Training ran out of memory: lower the batch size or use a smaller model.") from exc
+
+    def _on_event(self, event) -> None:
+        import time
+
+        if event.kind == "start":
+            self._start_time, self._first_step = time.perf_counter(), None
+            self.started.emit({**event.metrics, "total_steps": event.total_steps, "epoch": event.epoch})
+        elif event.kind == "batch":
+            self._on_batch(event, time.perf_counter())
+        elif event.kind == "epoch":
+            self.epoch_done.emit(dict(event.metrics))
+        elif event.kind == "probe" and event.recording is not None:
+            self.probe.emit(event.recording)
+
+    def _on_batch(self, event, now: float) -> None:
+        if now - self._last_batch_emit < self.BATCH_INTERVAL_S and event.step < event.total_steps:
+            return
+        self._last_batch_emit = now
+        if self._first_step is None:
+            self._first_step = event.step - 1
+        elapsed = max(now - self._start_time, 1e-9)
+        steps_done = max(event.step - self._first_step, 1)
+        steps_per_s = steps_done / elapsed
+        self.progress.emit(event.step / max(event.total_steps, 1))
+        self.batch.emit({
+            "step": event.step, "total_steps": event.total_steps, "epoch": event.epoch,
+            "loss": event.metrics.get("loss", float("nan")), "lr": event.metrics.get("lr", float("nan")),
+            "images_per_s": steps_per_s * self.config.batch_size,
+            "eta_s": (event.total_steps - event.step) / steps_per_s,
+        })

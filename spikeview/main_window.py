@@ -20,9 +20,13 @@ from spikeview.session import OpenScan, Session
 from spikeview.views.colormaps import COLORMAPS
 from spikeview.views.dataset_browser import DatasetBrowser
 from spikeview.views.dialogs import choose_series, show_about, show_error, show_warning
+from spikeview.views.dynamics_panel import DynamicsPanel
+from spikeview.views.inference_panel import InferencePanel
 from spikeview.views.inspector import Inspector
 from spikeview.views.ortho_view import OrthoView
+from spikeview.views.runs_list import RunsList
 from spikeview.views.slice_view import SliceView
+from spikeview.views.training_panel import TrainingPanel
 from spikeview.views.volume_view import RENDER_PRESETS, render_to_array
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,24 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector()
         self.browser_dock = self._dock("Browser", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._build_spiking_docks()
+
+    def _build_spiking_docks(self) -> None:
+        """Runs beside the browser; training, inference and spike dynamics tabbed along the bottom."""
+        self.runs_list = RunsList(self.session)
+        self.training_panel = TrainingPanel(self.session, self.runner)
+        self.inference_panel = InferencePanel(self.session, self.runner)
+        self.dynamics = DynamicsPanel()
+        self.runs_dock = self._dock("Runs", self.runs_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.browser_dock, self.runs_dock)
+        self.browser_dock.raise_()
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.training_dock = self._dock("Training", self.training_panel, bottom)
+        self.inference_dock = self._dock("Inference", self.inference_panel, bottom)
+        self.dynamics_dock = self._dock("Spike dynamics", self.dynamics, bottom)
+        self.tabifyDockWidget(self.training_dock, self.inference_dock)
+        self.tabifyDockWidget(self.inference_dock, self.dynamics_dock)
+        self.training_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -119,6 +141,14 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.inspector_dock.toggleViewAction())
+        for dock in (self.runs_dock, self.training_dock, self.inference_dock, self.dynamics_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        run_menu = self.menuBar().addMenu("&Run")
+        self._action(run_menu, "&Train…", lambda: self._show_dock(self.training_dock))
+        self._action(run_menu, "&Inference…", lambda: self._show_dock(self.inference_dock))
+        self._action(run_menu, "Open &Recording…", self.ask_open_recording)
+        self._action(run_menu, "Save Recording…", self.dynamics.ask_save_recording)
+        self._action(run_menu, "Save Metrics CSV…", self.training_panel.ask_export_csv)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About SpikeView", lambda: show_about(self))
         self._rebuild_recent_menu(self.session.recent_files())
@@ -145,7 +175,51 @@ class MainWindow(QMainWindow):
         self.image_view.cursor_moved.connect(self._show_cursor)
         self.ortho_view.cursor_moved.connect(self._show_cursor)
         self.runner.job_started.connect(self._on_job_started)
+        self._connect_spiking()
         self.runner.job_finished.connect(self._on_job_finished)
+
+    def _connect_spiking(self) -> None:
+        self.runs_list.run_opened.connect(self._open_run)
+        self.runs_list.selection_changed.connect(lambda path: path and self._open_run(path))
+        self.training_panel.probe_recorded.connect(lambda rec: self.show_recording(rec, "Training probe (val sample)"))
+        self.training_panel.run_ended.connect(self._on_training_ended)
+        self.inference_panel.recorded.connect(self.show_recording)
+        self.inference_panel.energy.connect(self.dynamics.set_energy)
+        for panel, title in ((self.training_panel, "Training"), (self.inference_panel, "Inference")):
+            panel.error.connect(lambda message, t=title: show_error(self, f"{t} did not complete", message))
+        self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
+
+    # ---- runs and dynamics -----------------------------------------------------------------------
+    def _show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+
+    def _open_run(self, path: Path) -> None:
+        self.training_panel.show_run(path)
+        self.inference_panel.set_run(path)
+
+    def _on_training_ended(self, path: Path, state: str) -> None:
+        self.runs_list.refresh()
+        self.runs_list.select_run(path)
+        if state == "finished":
+            self.inference_panel.set_run(path)
+
+    def show_recording(self, recording, source: str = "") -> None:
+        self.session.set_recording(recording)
+        self.dynamics.set_recording(recording, source)
+
+    def ask_open_recording(self) -> None:
+        from engine.errors import UserError
+        from engine.probe.recording import Recording
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open a recording", "", "Recordings (*.npz)")
+        if not path:
+            return
+        try:
+            self.show_recording(Recording.load(path), f"Recording {Path(path).name}")
+            self._show_dock(self.dynamics_dock)
+        except UserError as exc:
+            show_error(self, "Could not open the recording", str(exc))
 
     # ---- opening ---------------------------------------------------------------------------------
     @property
@@ -376,4 +450,6 @@ class MainWindow(QMainWindow):
         self.runner.cancel_all()
         self.runner.wait(5000)
         self.ortho_view.volume_view.close()
+        if self.dynamics.attention.volume_3d is not None:
+            self.dynamics.attention.volume_3d.close()
         super().closeEvent(event)

@@ -38,12 +38,16 @@ class Session(QObject):
     label_changed = Signal(object)  # OpenScan whose label or opacity changed
     data_root_changed = Signal(object)  # Path
     recent_changed = Signal(list)
+    runs_folder_changed = Signal(object)  # Path
+    recording_changed = Signal(object)  # engine.probe.recording.Recording | None: what the dynamics views show
 
     def __init__(self, data_root: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.scans: list[OpenScan] = []
         self.current: OpenScan | None = None
         self._data_root = Path(data_root) if data_root else default_data_root()
+        self._runs_folder: Path | None = None  # None: <data root>/runs
+        self.recording = None
 
     # ---- scans ---------------------------------------------------------------------------------
     def add_scan(self, volume: Volume, source: Path | None = None) -> OpenScan:
@@ -85,6 +89,21 @@ class Session(QObject):
     def set_data_root(self, root: Path) -> None:
         self._data_root = Path(root)
         self.data_root_changed.emit(self._data_root)
+        if self._runs_folder is None:
+            self.runs_folder_changed.emit(self.runs_folder)
+
+    # ---- runs and the recording shown by the dynamics views -----------------------------------
+    @property
+    def runs_folder(self) -> Path:
+        return self._runs_folder or self._data_root / "runs"
+
+    def set_runs_folder(self, folder: Path) -> None:
+        self._runs_folder = Path(folder)
+        self.runs_folder_changed.emit(self._runs_folder)
+
+    def set_recording(self, recording) -> None:
+        self.recording = recording
+        self.recording_changed.emit(recording)
 
     # ---- recent files (QSettings) --------------------------------------------------------------
     def recent_files(self) -> list[Path]:

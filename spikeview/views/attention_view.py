@@ -1,0 +1,262 @@
+"""Attention maps of the spike-driven self-attention blocks, per block and head (or their mean), at
+the scrubber's timestep, overlaid on the input the model saw with adjustable opacity.
+
+2D inputs: a heatmap over the image. 3D inputs: the map blended into three orthogonal slices through
+the volume's centre and into a VTK volume rendering (an RGBA volume: colour blended, opacity from the
+intensity and the attention). The saliency comes from `engine.probe.analysis.saliency_at_input`
+(already upsampled to the input size); this module only colours and draws it.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QStackedWidget, QVBoxLayout, QWidget
+
+from engine.probe.analysis import attention_heads, saliency_at_input
+from spikeview.views.colormaps import lookup_table
+from spikeview.views.volume_view import reset_camera_anterior, vtk_available
+
+log = logging.getLogger(__name__)
+
+MEAN_OF_HEADS = "mean of heads"
+HOT = lookup_table("Hot")
+
+
+def display_image(channels_first: np.ndarray) -> np.ndarray:
+    """[C, H, W] in [0, 1] → C-contiguous uint8 [H, W] (grey) or [H, W, 3] (colour)."""
+    image = np.moveaxis(channels_first, 0, -1) if channels_first.shape[0] == 3 else channels_first[0]
+    return np.ascontiguousarray(np.clip(image * 255, 0, 255), dtype=np.uint8)
+
+
+def heat_rgba(saliency: np.ndarray) -> np.ndarray:
+    """Saliency in [0, 1] → RGBA uint8 through the hot table; alpha follows the saliency."""
+    index = np.clip(np.round(saliency * 255), 0, 255).astype(np.uint8)
+    rgba = np.empty(saliency.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = HOT[index]
+    rgba[..., 3] = np.clip(64 + index.astype(np.int32), 0, 255)
+    return np.ascontiguousarray(rgba)
+
+
+def blended_rgba_volume(intensity: np.ndarray, saliency: np.ndarray, opacity: float) -> np.ndarray:
+    """Grey volume and saliency (same shape, [0, 1]) → RGBA uint8 for VTK: colours mixed by
+    `opacity × saliency`; alpha from the intensity, raised where attention is high."""
+    weight = (opacity * saliency)[..., None]
+    grey = np.repeat(intensity[..., None], 3, axis=-1)
+    heat = HOT[np.clip(np.round(saliency * 255), 0, 255).astype(np.uint8)] / 255.0
+    rgb = (1 - weight) * grey + weight * heat
+    alpha = np.maximum(intensity * 0.5, opacity * saliency)
+    return np.ascontiguousarray(np.clip(np.concatenate([rgb, alpha[..., None]], -1) * 255, 0, 255), dtype=np.uint8)
+
+
+class _OverlayPlot(pg.PlotWidget):
+    """An image with a heat overlay on top."""
+
+    def __init__(self, title: str = "") -> None:
+        super().__init__(title=title)
+        self.setAspectLocked(True)
+        self.invertY(True)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.base = pg.ImageItem(axisOrder="row-major")
+        self.base.setLookupTable(lookup_table("Grey"))
+        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.base)
+        self.addItem(self.overlay)
+
+    def show_planes(self, image: np.ndarray, saliency: np.ndarray, opacity: float) -> None:
+        if image.ndim == 2:
+            self.base.setImage(image, autoLevels=False, levels=(0, 255))
+        else:
+            self.base.setImage(image, autoLevels=False, levels=(0, 255), lut=None)
+        self.overlay.setImage(heat_rgba(saliency), autoLevels=False, levels=(0, 255))
+        self.overlay.setOpacity(opacity)
+
+
+class _AttentionVolume(QWidget):
+    """VTK rendering of the blended RGBA volume (a placeholder where VTK cannot draw)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.available = vtk_available()
+        self.actor = None
+        if not self.available:
+            layout.addWidget(QLabel("3D rendering needs a display (VTK)."))
+            return
+        import vtkmodules.qt
+
+        vtkmodules.qt.PyQtImpl = "PySide6"
+        from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
+        from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+        from vtkmodules.vtkRenderingCore import vtkRenderer
+        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - registers the OpenGL backend
+        import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
+
+        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        layout.addWidget(self.vtk_widget)
+        self.renderer = vtkRenderer()
+        self.renderer.SetBackground(0.05, 0.05, 0.07)
+        self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.AddRenderer(self.renderer)
+        self.render_window.GetInteractor().SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.vtk_widget.Initialize()
+
+    def set_rgba(self, rgba: np.ndarray | None) -> None:
+        if not self.available:
+            return
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPiecewiseFunction
+        from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
+        from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
+
+        first = self.actor is None
+        if rgba is None:
+            self.renderer.RemoveAllViewProps()
+            self.actor = None
+            self.render()
+            return
+        image = vtkImageData()
+        image.SetDimensions(*rgba.shape[:3])
+        flat = np.ascontiguousarray(np.transpose(rgba, (2, 1, 0, 3)).reshape(-1, 4))  # x fastest
+        image.GetPointData().SetScalars(numpy_to_vtk(flat, deep=True))
+        if first:
+            prop = vtkVolumeProperty()
+            prop.IndependentComponentsOff()  # RGBA: colour from the first three, opacity from the fourth
+            opacity = vtkPiecewiseFunction()
+            opacity.AddPoint(0, 0.0)
+            opacity.AddPoint(255, 0.9)
+            prop.SetScalarOpacity(opacity)
+            prop.SetInterpolationTypeToLinear()
+            self.mapper = vtkFixedPointVolumeRayCastMapper()
+            self.actor = vtkVolume()
+            self.actor.SetMapper(self.mapper)
+            self.actor.SetProperty(prop)
+            self.renderer.AddVolume(self.actor)
+        self.mapper.SetInputData(image)
+        if first:
+            reset_camera_anterior(self.renderer)
+        self.render()
+
+    def render(self) -> None:
+        if self.available:
+            self.render_window.Render()
+
+    def capture(self) -> np.ndarray | None:
+        if not self.available:
+            return None
+        from spikeview.views.volume_view import render_to_array
+
+        self.render()
+        return render_to_array(self.render_window)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.available:
+            self.vtk_widget.Finalize()
+        super().closeEvent(event)
+
+
+class AttentionView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recording = None
+        self.timestep = 0
+        self.saliency: np.ndarray | None = None  # at the input size, for the current choice
+        self.block_box = QComboBox()
+        self.head_box = QComboBox()
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(55)
+        self.block_box.currentTextChanged.connect(self._on_block_changed)
+        self.head_box.currentIndexChanged.connect(lambda _i: self._draw())
+        self.opacity_slider.valueChanged.connect(lambda _v: self._draw(update_volume=True))
+        controls = QHBoxLayout()
+        for text, widget in (("Block", self.block_box), ("Head", self.head_box), ("Opacity", self.opacity_slider)):
+            controls.addWidget(QLabel(text))
+            controls.addWidget(widget, 1)
+        self.message = QLabel("No attention recorded: the model has no spike-driven self-attention block.")
+        self.plane_2d = _OverlayPlot()
+        self.planes_3d = {axis: _OverlayPlot(title) for axis, title in ((0, "axis 0"), (1, "axis 1"), (2, "axis 2"))}
+        self.volume_3d: _AttentionVolume | None = None
+        self.grid_3d = QWidget()
+        self._grid_layout = QGridLayout(self.grid_3d)
+        self._grid_layout.setContentsMargins(0, 0, 0, 0)
+        for axis, (row, col) in zip(self.planes_3d, ((0, 0), (0, 1), (1, 0))):
+            self._grid_layout.addWidget(self.planes_3d[axis], row, col)
+        self.stack = QStackedWidget()
+        for page in (self.message, self.plane_2d, self.grid_3d):
+            self.stack.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.stack, 1)
+
+    @property
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100
+
+    @property
+    def head(self) -> int | None:
+        index = self.head_box.currentIndex()
+        return None if index <= 0 else index - 1
+
+    def _ensure_volume_view(self) -> _AttentionVolume:
+        if self.volume_3d is None:  # created on first 3D use: a VTK widget costs a GL context
+            self.volume_3d = _AttentionVolume()
+            self._grid_layout.addWidget(self.volume_3d, 1, 1)
+        return self.volume_3d
+
+    def set_recording(self, recording) -> None:
+        self.recording = recording
+        previous = self.block_box.currentText()
+        self.block_box.blockSignals(True)
+        self.block_box.clear()
+        if recording is not None:
+            self.block_box.addItems(list(recording.attention))
+            if previous in recording.attention:
+                self.block_box.setCurrentText(previous)
+        self.block_box.blockSignals(False)
+        if recording is not None:
+            self.timestep = min(self.timestep, recording.timesteps - 1)
+        self._on_block_changed(self.block_box.currentText())
+
+    def _on_block_changed(self, block: str) -> None:
+        self.head_box.blockSignals(True)
+        self.head_box.clear()
+        if self.recording is not None and block in self.recording.attention:
+            self.head_box.addItems([MEAN_OF_HEADS] + [f"head {h}" for h in range(attention_heads(self.recording, block))])
+        self.head_box.blockSignals(False)
+        self._draw(update_volume=True)
+
+    def set_timestep(self, timestep: int) -> None:
+        self.timestep = timestep
+        self._draw(update_volume=True)
+
+    def _draw(self, update_volume: bool = True) -> None:
+        block = self.block_box.currentText()
+        if self.recording is None or block not in self.recording.attention:
+            self.saliency = None
+            self.stack.setCurrentWidget(self.message)
+            return
+        t = min(self.timestep, self.recording.timesteps - 1)
+        self.saliency = saliency_at_input(self.recording, block, t, self.head)
+        source = self.recording.input
+        if source.ndim == 3:
+            self.stack.setCurrentWidget(self.plane_2d)
+            self.plane_2d.show_planes(display_image(source), self.saliency, self.opacity)
+            return
+        self.stack.setCurrentWidget(self.grid_3d)
+        intensity = source.mean(axis=0)
+        for axis, plot in self.planes_3d.items():
+            middle = intensity.shape[axis] // 2
+            plane = np.take(intensity, middle, axis=axis)
+            plot.show_planes(np.ascontiguousarray(np.clip(plane * 255, 0, 255), dtype=np.uint8),
+                             np.take(self.saliency, middle, axis=axis), self.opacity)
+        if update_volume:
+            self._ensure_volume_view().set_rgba(blended_rgba_volume(intensity, self.saliency, self.opacity))
+
+    def capture_volume(self) -> np.ndarray | None:
+        return self.volume_3d.capture() if self.volume_3d is not None else None

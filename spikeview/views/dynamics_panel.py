@@ -1,0 +1,102 @@
+"""Spike dynamics of one Recording: a timestep scrubber driving the raster, membrane traces, firing
+rates, accumulated outputs and attention views together, plus the energy panel and exports."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from spikeview.views.attention_view import AttentionView
+from spikeview.views.energy_view import EnergyView
+from spikeview.views.firing_rate_view import FiringRateView
+from spikeview.views.output_view import OutputView
+from spikeview.views.raster_view import RasterView
+from spikeview.views.timestep_scrubber import TimestepScrubber
+from spikeview.views.trace_view import TraceView
+
+log = logging.getLogger(__name__)
+
+
+class DynamicsPanel(QWidget):
+    export_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recording = None
+        self.scrubber = TimestepScrubber()
+        self.raster = RasterView()
+        self.traces = TraceView()
+        self.rates = FiringRateView()
+        self.outputs = OutputView()
+        self.attention = AttentionView()
+        self.energy = EnergyView()
+        self.tabs = QTabWidget()
+        for widget, title in ((self.raster, "Raster"), (self.traces, "Membrane"), (self.rates, "Firing rates"),
+                              (self.outputs, "Outputs"), (self.attention, "Attention"), (self.energy, "Energy")):
+            self.tabs.addTab(widget, title)
+        self.source_label = QLabel("No recording yet: run inference or train with probes.")
+        png = QPushButton("Save PNG…")
+        png.clicked.connect(self.ask_save_png)
+        npz = QPushButton("Save recording…")
+        npz.clicked.connect(self.ask_save_recording)
+        top = QHBoxLayout()
+        top.addWidget(self.source_label, 1)
+        top.addWidget(png)
+        top.addWidget(npz)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.scrubber)
+        layout.addWidget(self.tabs, 1)
+        self.scrubber.timestep_changed.connect(self.set_timestep)
+        self.raster.neuron_selected.connect(self.traces.add_neuron)
+
+    def views(self) -> tuple:
+        return self.raster, self.traces, self.rates, self.outputs, self.attention
+
+    def set_recording(self, recording, source: str = "") -> None:
+        self.recording = recording
+        for view in self.views():
+            view.set_recording(recording)
+        if recording is not None:
+            self.scrubber.set_timesteps(recording.timesteps)
+            self.source_label.setText(source or f"{len(recording.layers)} spiking layers, T = {recording.timesteps}")
+        self.set_timestep(self.scrubber.timestep)
+
+    def set_timestep(self, timestep: int) -> None:
+        for view in (self.raster, self.traces, self.outputs, self.attention):
+            view.set_timestep(timestep)
+
+    def set_energy(self, report) -> None:
+        self.energy.set_report(report)
+
+    # ---- exports ---------------------------------------------------------------------------------
+    def current_view_image(self) -> QImage:
+        """The visible tab as an image (the 3D attention rendering painted in by `capture`)."""
+        return self.tabs.currentWidget().grab().toImage()
+
+    def save_png(self, path: Path) -> Path:
+        self.current_view_image().save(str(path))
+        return Path(path)
+
+    def save_recording(self, path: Path) -> Path:
+        if self.recording is None:
+            raise ValueError("no recording to save")
+        return self.recording.save(path)
+
+    def ask_save_png(self) -> None:
+        name = self.tabs.tabText(self.tabs.currentIndex()).lower().replace(" ", "_")
+        path, _ = QFileDialog.getSaveFileName(self, "Save view as PNG", f"{name}.png", "PNG (*.png)")
+        if path:
+            self.save_png(Path(path))
+
+    def ask_save_recording(self) -> None:
+        if self.recording is None:
+            self.export_failed.emit("There is no recording to save yet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save recording", "recording.npz", "NumPy archive (*.npz)")
+        if path:
+            self.save_recording(Path(path))

@@ -1,0 +1,81 @@
+"""Firing rates: a layers × channels heatmap (dead channels marked ×, saturated ones ○) and a table
+per layer with its mean rate and how many recorded neurons never fired or fired at every step."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+
+from engine.probe.analysis import channel_rate_matrix, neuron_rates
+from spikeview.views.colormaps import lookup_table
+
+TABLE_COLUMNS = ("layer", "mean rate", "dead", "saturated", "recorded")
+
+
+def rate_image(matrix: np.ndarray) -> np.ndarray:
+    """Rates in [0, 1] (NaN padding → 0) as C-contiguous uint8 for a 256-entry lookup table."""
+    return np.ascontiguousarray(np.round(np.nan_to_num(matrix, nan=0.0) * 255), dtype=np.uint8)
+
+
+class FiringRateView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recording = None
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "channel")
+        self.plot.setLabel("left", "layer")
+        self.plot.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(lookup_table("Viridis"))
+        self.plot.addItem(self.image)
+        self.dead_marks = pg.ScatterPlotItem(symbol="x", size=7, pen=pg.mkPen("#ff5252", width=1.5), brush=None)
+        self.saturated_marks = pg.ScatterPlotItem(symbol="o", size=7, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
+        self.plot.addItem(self.dead_marks)
+        self.plot.addItem(self.saturated_marks)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), label="rate", interactive=False)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.table)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+    def set_recording(self, recording) -> None:
+        self.recording = recording
+        self.table.setRowCount(0)
+        if recording is None or not recording.layers:
+            self.image.clear()
+            self.dead_marks.clear()
+            self.saturated_marks.clear()
+            return
+        names, matrix = channel_rate_matrix(recording)
+        self.image.setImage(rate_image(matrix), autoLevels=False, levels=(0, 255))
+        self._mark(matrix)
+        ticks = [(row + 0.5, name) for row, name in enumerate(names)]
+        self.plot.getAxis("left").setTicks([ticks])
+        self._fill_table(recording)
+
+    def _mark(self, matrix: np.ndarray) -> None:
+        rows, cols = np.nonzero(matrix == 0.0)
+        self.dead_marks.setData(cols + 0.5, rows + 0.5)
+        rows, cols = np.nonzero(matrix == 1.0)
+        self.saturated_marks.setData(cols + 0.5, rows + 0.5)
+
+    def _fill_table(self, recording) -> None:
+        self.table.setRowCount(len(recording.layers))
+        for row, (name, layer) in enumerate(recording.layers.items()):
+            rates = neuron_rates(layer)
+            values = (name, f"{layer.firing_rate:.3f}", str(rates.dead_count), str(rates.saturated_count),
+                      str(len(rates.rates)))
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if col == 2 and rates.dead_count == len(rates.rates):
+                    item.setForeground(pg.mkColor("#ff5252"))
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()

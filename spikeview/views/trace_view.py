@@ -1,0 +1,86 @@
+"""Membrane potential traces of the neurons picked in the raster, with the threshold and reset
+levels marked, spikes as dots and the time cursor."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+MAX_TRACES = 6
+TRACE_COLOURS = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#fff176", "#f06292")
+
+
+class TraceView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recording = None
+        self.selected: list[tuple[str, int]] = []  # (layer, recorded neuron column)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "timestep")
+        self.plot.setLabel("left", "membrane potential v[t] (after reset)")
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#e53935", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                              label="threshold", labelOpts={"position": 0.05, "color": "#e53935"})
+        self.reset_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#9e9e9e", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine),
+                                          label="reset", labelOpts={"position": 0.05, "color": "#9e9e9e"})
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fbbc04", width=2))
+        for item in (self.threshold_line, self.reset_line, self.cursor):
+            self.plot.addItem(item)
+        self.hint = QLabel("Click a neuron in the raster to plot its membrane potential.")
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear_neurons)
+        top = QHBoxLayout()
+        top.addWidget(self.hint, 1)
+        top.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.plot)
+
+    def set_recording(self, recording) -> None:
+        self.recording = recording
+        if recording is None:
+            self.selected = []
+        else:
+            self.selected = [(l, c) for l, c in self.selected if l in recording.layers
+                             and c < recording.layers[l].spikes.shape[1]]
+        self._draw()
+
+    def add_neuron(self, layer: str, column: int) -> None:
+        if (layer, column) in self.selected:
+            return
+        self.selected = (self.selected + [(layer, column)])[-MAX_TRACES:]
+        self._draw()
+
+    def clear_neurons(self) -> None:
+        self.selected = []
+        self._draw()
+
+    def set_timestep(self, timestep: int) -> None:
+        self.cursor.setPos(timestep)
+
+    def _draw(self) -> None:
+        for item in list(self.plot.listDataItems()):
+            self.plot.removeItem(item)
+        self.legend.clear()
+        if self.recording is None or not self.selected:
+            return
+        for colour, (name, column) in zip(TRACE_COLOURS, self.selected):
+            self._draw_neuron(name, column, colour)
+        last = self.recording.layers[self.selected[-1][0]]
+        self.threshold_line.setPos(last.v_threshold)
+        self.reset_line.setPos(last.v_reset)
+        self.hint.setText(f"{len(self.selected)} neuron(s); threshold {last.v_threshold:g}, reset {last.v_reset:g}")
+
+    def _draw_neuron(self, name: str, column: int, colour: str) -> None:
+        layer = self.recording.layers[name]
+        steps = np.arange(layer.spikes.shape[0])
+        flat = int(layer.neuron_index[column])
+        label = f"{name} #{flat}"
+        if layer.membrane is not None:
+            self.plot.plot(steps, layer.membrane[:, column], pen=pg.mkPen(colour, width=2), symbol="o",
+                           symbolSize=5, symbolBrush=colour, name=label)
+        fired = np.flatnonzero(layer.spikes[:, column])
+        if len(fired):
+            self.plot.plot(fired, np.full(len(fired), layer.v_threshold), pen=None, symbol="t1", symbolSize=12,
+                           symbolBrush=colour, name=None if layer.membrane is not None else label)
