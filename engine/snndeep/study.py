@@ -136,6 +136,8 @@ def summarise(per_fold: list[dict]) -> dict:
 def _evaluate_in_child(data_json: str, combo_json: str) -> dict:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
+    import snntorch  # noqa: F401 - import both frameworks before measuring, whichever one runs
+    import spikingjelly.activation_based.neuron  # noqa: F401
     values = json.loads(combo_json)
     combo = Combination(values["implementation"], values["rule"], from_dict(ModelConfig, values["model"]),
                         from_dict(RuleConfig, values["rule_config"]), values.get("protocol", ""))
