@@ -121,7 +121,10 @@ def cmd_tune(args: argparse.Namespace) -> dict:
     data = _data_config(args)
     settings = TuneSettings(storage=_storage(args), trials=args.trials, workers=args.workers, epochs=args.epochs)
     impls, rules = _selected(args)
-    studies = [tune_combination(data, impl, rule, settings) for impl in impls for rule in rules]
+    from tqdm import tqdm
+
+    cells = [(impl, rule) for impl in impls for rule in rules]
+    studies = [tune_combination(data, impl, rule, settings) for impl, rule in tqdm(cells, desc="studies", leave=False)]
     return {"storage": settings.storage, "studies": studies}
 
 

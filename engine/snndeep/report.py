@@ -63,10 +63,10 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     for data in tqdm(task_configs(cfg, msd_dir), desc="tasks"):
         key = data.key
         settings = TuneSettings(storage=storage, trials=cfg.trials, workers=cfg.workers, epochs=cfg.tune_epochs)
-        for impl in IMPLEMENTATIONS:
-            for rule in RULES:
-                summary = tune_combination(data, impl, rule, settings, cfg.rule)
-                tuning.append({"task": key, "implementation": impl, "rule": rule, **summary})
+        cells = [(impl, rule) for impl in IMPLEMENTATIONS for rule in RULES]
+        for impl, rule in tqdm(cells, desc=f"{key} tuning", leave=False):
+            summary = tune_combination(data, impl, rule, settings, cfg.rule)
+            tuning.append({"task": key, "implementation": impl, "rule": rule, **summary})
         params = best_params(storage, key, IMPLEMENTATIONS, RULES)
         combos = default_combinations(best_params=params, base_rule=cfg.rule)
         if data.task == "msd":  # the leaky protocol, to show what slice-level splitting does

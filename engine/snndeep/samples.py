@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from engine.snndeep.config import SampleConfig
 from engine.snndeep.features import FEATURE_NAMES, slice_features
-from engine.snndeep.msd import LIVER, TUMOUR, CaseVolume, MSDTask
+from engine.snndeep.msd import TUMOUR, CaseVolume, MSDTask
 
 log = logging.getLogger(__name__)
 
