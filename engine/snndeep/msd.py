@@ -76,26 +76,25 @@ class MSDTask:
         return cases
 
     def load_case(self, case: MSDCase, min_liver_voxels: int = 1) -> CaseVolume | None:
-        """The liver slab of one case, or None when no slice holds enough liver."""
-        label_img = nib.as_closest_canonical(nib.load(case.label))
-        labels = np.asarray(label_img.dataobj, dtype=np.uint8)
-        liver_per_slice = (labels > 0).sum(axis=(0, 1))
-        z_with_liver = np.flatnonzero(liver_per_slice >= max(1, min_liver_voxels))
+        """The liver slab of one case in RAS+ order (axial last), or None when no slice holds enough liver.
+
+        The label map (uint8) is read whole; the CT only over the liver's axial range, Z_CHUNK
+        slices at a time, each chunk reoriented on its own, so a 512 x 512 x 900 CT is never
+        held whole."""
+        label_img = nib.load(case.label)
+        ornt = nib.orientations.io_orientation(label_img.affine)
+        labels = nib.orientations.apply_orientation(np.asarray(label_img.dataobj, dtype=np.uint8), ornt)
+        z_with_liver = np.flatnonzero((labels > 0).sum(axis=(0, 1)) >= max(1, min_liver_voxels))
         if z_with_liver.size == 0:
             return None
         z0, z1 = int(z_with_liver[0]), int(z_with_liver[-1]) + 1
-        image_img = nib.as_closest_canonical(nib.load(case.image))
-        if image_img.shape[:3] != labels.shape:
+        image_img = nib.load(case.image)
+        if image_img.shape[:3] != label_img.shape[:3]:
             raise UserError(f"{case.image.name} and its label map have different shapes.")
-        ct = np.concatenate(
-            [
-                np.asarray(image_img.dataobj[:, :, z : min(z + Z_CHUNK, z1)], dtype=np.float32)
-                for z in range(z0, z1, Z_CHUNK)
-            ],
-            axis=2,
-        )
-        spacing = tuple(float(s) for s in image_img.header.get_zooms()[:3])
-        return CaseVolume(case.case_id, ct, labels[:, :, z0:z1].copy(), spacing, z0)  # type: ignore[arg-type]
+        chunks = [_read_axial_chunk(image_img, ornt, z, min(z + Z_CHUNK, z1)) for z in range(z0, z1, Z_CHUNK)]
+        zooms = image_img.header.get_zooms()[:3]
+        spacing = tuple(float(zooms[int(np.flatnonzero(ornt[:, 0] == axis)[0])]) for axis in range(3))
+        return CaseVolume(case.case_id, np.concatenate(chunks, axis=2), labels[:, :, z0:z1].copy(), spacing, z0)  # type: ignore[arg-type]
 
     def iter_volumes(self, min_liver_voxels: int = 1) -> Iterator[CaseVolume]:
         for case in self.cases:
@@ -104,6 +103,17 @@ class MSDTask:
                 log.info("%s holds no liver slice; skipped", case.case_id)
                 continue
             yield volume
+
+
+def _read_axial_chunk(img: nib.Nifti1Image, ornt: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Canonical axial slices [start, stop) of an image, reading only those slices from disk."""
+    axial = int(np.flatnonzero(ornt[:, 0] == 2)[0])  # the array axis that runs inferior-superior
+    depth = img.shape[axial]
+    lo, hi = (depth - stop, depth - start) if ornt[axial, 1] < 0 else (start, stop)
+    index = [slice(None)] * 3
+    index[axial] = slice(lo, hi)
+    chunk = np.asarray(img.dataobj[tuple(index)], dtype=np.float32)
+    return nib.orientations.apply_orientation(chunk, ornt)
 
 
 def write_dataset_json(root: Path, case_ids: list[str], name: str = "Task03_Liver") -> None:

@@ -76,3 +76,26 @@ def test_organamnist_liver_vs_rest(medmnist_root):
     assert samples.x.shape == (600, 784)
     assert set(samples.official_split) == {"train", "val", "test"}
     assert 0 < samples.y.mean() < 0.5  # liver is one organ of eleven
+
+
+def test_reader_reorients_lps_volumes_chunk_by_chunk(msd_dir, tmp_path, monkeypatch):
+    """A case stored flipped (LPS-like affine, as many MSD files are) reads like its RAS twin."""
+    import engine.snndeep.msd as msd
+
+    source = MSDTask(msd_dir).cases[1]
+    flipped_root = tmp_path / "flipped"
+    for sub in ("imagesTr", "labelsTr"):
+        (flipped_root / sub).mkdir(parents=True)
+    for path, sub in ((source.image, "imagesTr"), (source.label, "labelsTr")):
+        img = nib.load(path)
+        flip = np.diag([-1.0, -1.0, -1.0, 1.0])
+        shape_shift = np.eye(4)
+        shape_shift[:3, 3] = np.array(img.shape[:3]) - 1
+        data = np.asanyarray(img.dataobj)[::-1, ::-1, ::-1]
+        nib.save(nib.Nifti1Image(data, img.affine @ shape_shift @ flip), flipped_root / sub / path.name)
+    msd.write_dataset_json(flipped_root, [source.case_id])
+    monkeypatch.setattr(msd, "Z_CHUNK", 3)  # several chunks
+    original = MSDTask(msd_dir).load_case(source, 50)
+    flipped = MSDTask(flipped_root).load_case(MSDTask(flipped_root).cases[0], 50)
+    assert np.array_equal(original.labels, flipped.labels)
+    assert np.allclose(original.ct, flipped.ct)
