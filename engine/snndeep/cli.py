@@ -39,7 +39,7 @@ def add_snndeep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
     report = commands.add_parser("report", help="the whole study on the data here, then the Markdown report")
     report.add_argument("--out", type=Path, default=Path("docs/snndeep"), help="report folder")
-    report.add_argument("--study-dir", type=Path, default=Path("snndeep-study"))
+    report.add_argument("--study-dir", type=Path, default=Path("runs/snndeep"))
     report.add_argument("--volumes", type=Path, help="real CT volumes for the demo MSD task")
     report.add_argument("--msd-dir", type=Path, help="a real MSD liver task folder (replaces the demo task)")
     report.add_argument("--medmnist-root", type=Path, help="folder holding organamnist.npz")
@@ -80,7 +80,7 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _study_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--study-dir", type=Path, default=Path("snndeep-study"))
+    parser.add_argument("--study-dir", type=Path, default=Path("runs/snndeep"))
     parser.add_argument("--storage", default="", help="SQLAlchemy URL (e.g. postgresql://...); default sqlite in --study-dir")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
     parser.add_argument("--impl", choices=(*IMPLEMENTATIONS, "all"), default="all")
