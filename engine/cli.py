@@ -80,7 +80,7 @@ class _ProgressBar:
         elif event.kind == "epoch" and self.bar is not None:
             m = event.metrics
             self.bar.write(f"epoch {m['epoch']}: loss {m['train_loss']:.4f}  val acc {m['val_acc']:.4f}  "
-                           f"auc {m['val_auc']:.4f}  ({m['images_per_s']:.0f} img/s)")
+                           f"auc {m['val_auc']:.4f}  ({m['images_per_s']:.0f} img/s)", file=sys.stderr)
         elif event.kind in ("finished", "cancelled", "failed") and self.bar is not None:
             self.bar.close()
 
@@ -91,7 +91,10 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR, the run to continue.")
-    overrides = json.loads(args.model_options) if args.model_options else {}
+    try:
+        overrides = json.loads(args.model_options) if args.model_options else {}
+    except ValueError as exc:
+        raise UserError(f"--model-options is not valid JSON ({exc}).") from exc
     config = TrainConfig(
         dataset=args.dataset, size=args.size, data_root=args.data_root, model=args.model,
         model_overrides=overrides, timesteps=args.timesteps, encoder=args.encoder, epochs=args.epochs,

@@ -84,7 +84,7 @@ def prepare_array(array: np.ndarray, prep: Preprocessing) -> torch.Tensor:
             f"The model expects a {prep.spatial_dims}D image, but the input has shape {tuple(array.shape)}."
         )
     image = _to_uint8(array)
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).float().unsqueeze(0)  # [1, C, *spatial]
+    tensor = torch.from_numpy(image.astype(np.float32)).unsqueeze(0)  # [1, C, *spatial], a copy
     mode = "bilinear" if prep.spatial_dims == 2 else "trilinear"
     tensor = F.interpolate(tensor, size=(prep.input_size,) * prep.spatial_dims, mode=mode, align_corners=False)
     tensor = _match_channels(tensor, prep.n_channels)

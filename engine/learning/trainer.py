@@ -29,6 +29,7 @@ from engine.learning.config import TrainConfig
 from engine.learning.losses import scores_from_outputs, training_loss
 from engine.learning.metrics import evaluate_scores
 from engine.models import count_parameters, create_model
+from engine.models.energy import estimate_energy
 from engine.runs.rundir import RunDir, load_weights
 
 log = logging.getLogger(__name__)
@@ -281,11 +282,17 @@ class Trainer:
             **{f"val_{k}": v for k, v in val.items()},
             **{f"test_{k}": v for k, v in test.items()},
             "train_images_per_s": images_per_s,
+            "energy": self._energy(),
             "train_seconds": sum(r["seconds"] for r in self.run_dir.read_metrics()),
             "run_dir": str(self.run_dir.path),
         }
         self._emit(TrainEvent("finished", epoch=self.config.epochs - 1, metrics=summary))
         return summary
+
+    def _energy(self) -> dict:
+        """Synaptic operations and energy per inference, measured on a few validation samples."""
+        images = to_unit_float(self.splits["val"].images[:16]).to(self.device)
+        return estimate_energy(self.model, encode(images, self.config.timesteps, self.config.encoder)).to_dict()
 
     def _finish_cancelled(self, epoch: int, best_score: float) -> dict:
         summary = {"status": "cancelled", "dataset": self.spec.flag, "model": self.config.model,

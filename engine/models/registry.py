@@ -51,14 +51,20 @@ def create_model(
     **overrides,
 ) -> nn.Module:
     """Build a registered model; `overrides` change its size (dims, depth, heads, ...)."""
-    return _entry(name).factory(
-        in_channels=in_channels,
-        num_classes=num_classes,
-        spatial_dims=spatial_dims,
-        timesteps=timesteps,
-        input_size=input_size,
-        **overrides,
-    )
+    entry = _entry(name)
+    try:
+        return entry.factory(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            spatial_dims=spatial_dims,
+            timesteps=timesteps,
+            input_size=input_size,
+            **overrides,
+        )
+    except TypeError as exc:  # an override the model does not have
+        raise UserError(f"Model '{name}' does not take the option(s) given: {exc}.") from exc
+    except ValueError as exc:  # e.g. a width not divisible by the number of heads
+        raise UserError(f"Model '{name}' cannot be built with these options: {exc}.") from exc
 
 
 def count_parameters(model: nn.Module) -> int:
