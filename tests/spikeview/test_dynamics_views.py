@@ -1,0 +1,125 @@
+"""The dynamics views fed by a Recording from a real inference (a briefly trained tiny model)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from engine.learning.config import TrainConfig
+from engine.learning.trainer import Trainer
+from engine.probe.recording import Recording
+from spikeview.jobs import JobRunner
+from spikeview.session import Session
+from spikeview.views.dynamics_panel import DynamicsPanel
+from spikeview.views.inference_panel import InferencePanel
+
+pytestmark = pytest.mark.gui
+
+
+def pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    return data.reshape(image.height(), image.bytesPerLine())[:, :3 * image.width()].reshape(image.height(), image.width(), 3)
+
+
+def assert_not_blank(image: QImage | np.ndarray) -> None:
+    array = pixels(image) if isinstance(image, QImage) else image
+    assert array.size and array.std() > 8 and len(np.unique(array.reshape(-1, 3), axis=0)) > 16
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, medmnist_root) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "breast"
+    config = TrainConfig(dataset="breastmnist", data_root=str(medmnist_root), model="sdt_tiny",
+                         model_overrides={"dims": [8, 16, 32], "heads": 2}, timesteps=3, epochs=1, batch_size=16,
+                         train_limit=48, eval_batch_size=128)
+    Trainer(config, run).run()
+    return run
+
+
+@pytest.fixture
+def inferred(qtbot, trained_run, medmnist_root):
+    panel = InferencePanel(Session(data_root=medmnist_root), JobRunner())
+    qtbot.addWidget(panel)
+    panel.set_run(trained_run)
+    panel.index_spin.setValue(3)
+    with qtbot.waitSignal(panel.recorded, timeout=60000) as recorded:
+        panel.start()
+    return panel, recorded.args[0]
+
+
+def test_inference_panel_shows_probabilities_and_input(qtbot, inferred) -> None:
+    panel, recording = inferred
+    outcome = panel.outcome
+    assert np.isclose(outcome.result.probabilities.sum(), 1.0) and outcome.energy.ann_energy_pj > 0
+    assert "confidence" in panel.result_label.text() and recording.timesteps == 3
+    panel.resize(900, 400)
+    panel.show()
+    assert_not_blank(panel.grab().toImage())
+
+
+def test_dynamics_views_render_a_recording(qtbot, inferred, tmp_path) -> None:
+    panel, recording = inferred
+    dynamics = DynamicsPanel()
+    qtbot.addWidget(dynamics)
+    dynamics.resize(1000, 650)
+    dynamics.show()
+    dynamics.set_recording(recording, "test")
+    dynamics.set_energy(panel.outcome.energy)
+    layer = next(iter(recording.layers))
+    dynamics.raster.neuron_selected.emit(layer, 5)
+    dynamics.scrubber.set_timestep(2)
+    assert dynamics.raster.cursor.value() == 2.5 and dynamics.traces.selected == [(layer, 5)]
+    assert dynamics.attention.saliency is not None and dynamics.attention.saliency.shape == (28, 28)
+    for index in range(dynamics.tabs.count()):
+        dynamics.tabs.setCurrentIndex(index)
+        qtbot.wait(20)
+        assert_not_blank(dynamics.current_view_image())
+    dynamics.save_png(tmp_path / "view.png")
+    assert_not_blank(QImage(str(tmp_path / "view.png")))
+    saved = Recording.load(dynamics.save_recording(tmp_path / "rec.npz"))
+    assert list(saved.layers) == list(recording.layers)
+
+
+def test_scrubber_plays_through_timesteps(qtbot, inferred) -> None:
+    _panel, recording = inferred
+    dynamics = DynamicsPanel()
+    qtbot.addWidget(dynamics)
+    dynamics.set_recording(recording)
+    seen: list[int] = []
+    dynamics.scrubber.timestep_changed.connect(seen.append)
+    dynamics.scrubber.speed_box.setCurrentText("30 steps/s")
+    dynamics.scrubber.set_playing(True)
+    qtbot.waitUntil(lambda: len(set(seen)) == recording.timesteps, timeout=5000)
+    dynamics.scrubber.set_playing(False)
+    assert not dynamics.scrubber.timer.isActive()
+
+
+@pytest.mark.vtk
+def test_attention_blends_into_3d_slices_and_volume(qtbot, medmnist_root) -> None:
+    import torch
+
+    from engine.data.catalog import get_spec, load_split
+    from engine.models import create_model
+    from engine.probe.recorder import record_sample
+
+    spec = get_spec("adrenalmnist3d", 28)
+    images, _ = load_split(spec, "test", medmnist_root)
+    model = create_model("sdt_tiny", in_channels=1, num_classes=2, spatial_dims=3, timesteps=2, input_size=28,
+                         dims=(8, 16, 32), heads=2)
+    sample = torch.from_numpy(images[0][None].astype(np.float32) / 255)
+    recording = record_sample(model, sample, 2, label_names=["a", "b"])
+    dynamics = DynamicsPanel()
+    qtbot.addWidget(dynamics)
+    dynamics.resize(900, 700)
+    dynamics.show()
+    dynamics.tabs.setCurrentWidget(dynamics.attention)
+    dynamics.set_recording(recording)
+    qtbot.wait(50)
+    attention = dynamics.attention
+    assert attention.stack.currentWidget() is attention.grid_3d and attention.saliency.shape == (28, 28, 28)
+    assert_not_blank(attention.planes_3d[0].grab().toImage())
+    frame = attention.capture_volume()
+    assert frame is not None and frame.std() > 3
