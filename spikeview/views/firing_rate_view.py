@@ -8,14 +8,23 @@ from PySide6.QtWidgets import QSplitter, QTableWidget, QTableWidgetItem, QVBoxLa
 from PySide6.QtCore import Qt
 
 from engine.probe.analysis import channel_rate_matrix, neuron_rates
-from spikeview.views.colormaps import lookup_table
 
 TABLE_COLUMNS = ("layer", "mean rate", "dead", "saturated", "recorded")
 
 
 def rate_image(matrix: np.ndarray) -> np.ndarray:
-    """Rates in [0, 1] (NaN padding → 0) as C-contiguous uint8 for a 256-entry lookup table."""
-    return np.ascontiguousarray(np.round(np.nan_to_num(matrix, nan=0.0) * 255), dtype=np.uint8)
+    """Rates in [0, 1] → C-contiguous uint8 1..255; 0 marks padding (NaN: a layer with fewer channels)."""
+    image = 1 + np.round(np.nan_to_num(matrix, nan=0.0) * 254)
+    image[np.isnan(matrix)] = 0
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def rate_lookup_table() -> np.ndarray:
+    """256 RGBA entries: 0 transparent (padding), 1..255 viridis over rates 0..1."""
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[1:, :3] = pg.colormap.get("viridis").getLookupTable(nPts=255, alpha=False)
+    table[1:, 3] = 255
+    return table
 
 
 class FiringRateView(QWidget):
@@ -27,14 +36,14 @@ class FiringRateView(QWidget):
         self.plot.setLabel("left", "layer")
         self.plot.invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(lookup_table("Viridis"))
+        self.image.setLookupTable(rate_lookup_table())
         self.plot.addItem(self.image)
         self.dead_marks = pg.ScatterPlotItem(symbol="x", size=7, pen=pg.mkPen("#ff5252", width=1.5), brush=None)
         self.saturated_marks = pg.ScatterPlotItem(symbol="o", size=7, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
         self.plot.addItem(self.dead_marks)
         self.plot.addItem(self.saturated_marks)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), label="rate", interactive=False)
-        self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.plot.getPlotItem().layout.addItem(self.colorbar, 2, 5)  # a legend only: the image keeps its own table
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.table.horizontalHeader().setStretchLastSection(True)

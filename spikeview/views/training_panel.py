@@ -197,7 +197,10 @@ class TrainingPanel(QWidget):
         return self.job is not None and not self.job.done
 
     def start(self, config: TrainConfig | None = None, run_path: Path | None = None) -> TrainJob | None:
-        config = config or self.config()
+        if config is None:
+            config = self.config()
+        else:
+            self.set_config(config)
         path = run_path or new_run_path(self.session.runs_folder, config.dataset, config.model)
         return self._launch(TrainJob(config, path))
 
