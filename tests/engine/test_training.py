@@ -20,7 +20,7 @@ def _majority(medmnist_root, flag: str) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flag,epochs,batch", [("breastmnist", 8, 32), ("adrenalmnist3d", 6, 32)])
+@pytest.mark.parametrize("flag,epochs,batch", [("breastmnist", 25, 32), ("adrenalmnist3d", 12, 32)])
 def test_tiny_model_beats_the_majority_class_on_val(flag, epochs, batch, medmnist_root, tmp_path):
     config = TrainConfig(dataset=flag, data_root=str(medmnist_root), epochs=epochs, batch_size=batch,
                          lr=5e-3, device="cpu")
