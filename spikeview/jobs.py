@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from engine.errors import UserError
+# Imported here, on the GUI thread at start-up, not lazily on a worker: a first import on the
+# worker holds Python's import lock and stalled the event loop for hundreds of milliseconds.
+from engine.learning.curves import epoch_curves_callback
+from engine.learning.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +183,6 @@ class TrainJob(Job):
             self.trainer.stop()
 
     def run_work(self) -> dict:
-        import time
-
-        import torch
-
-        from engine.learning.curves import epoch_curves_callback
-        from engine.learning.trainer import Trainer
-
         self.trainer = Trainer(self.config, self.run_dir, callbacks=[self._on_event], resume=self.resume)
         self.trainer.callbacks.append(epoch_curves_callback(self.trainer, self.curves.emit))
         if self.is_cancelled():
@@ -195,8 +194,6 @@ class TrainJob(Job):
             raise UserError("Training ran out of memory: lower the batch size or use a smaller model.") from exc
 
     def _on_event(self, event) -> None:
-        import time
-
         if event.kind == "start":
             self._start_time, self._first_step = time.perf_counter(), None
             self.started.emit({**event.metrics, "total_steps": event.total_steps, "epoch": event.epoch})

@@ -212,15 +212,17 @@ class Trainer:
         for epoch in range(start_epoch, cfg.epochs):
             gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1)
             epoch_start = time.perf_counter()
-            train_loss, count = 0.0, 0
+            train_loss, count, seen_labels, seen_scores = 0.0, 0, [], []
             self.model.train()
             for batch_index, (images, labels) in enumerate(self._batches(epoch)):
                 if self._stop.is_set():
                     return self._finish_cancelled(epoch, best_score)
-                loss = self._train_step(images, labels, optimizer, augment_cfg, gen)
+                loss, scores = self._train_step(images, labels, optimizer, augment_cfg, gen)
                 schedule.step()
                 train_loss += loss * len(labels)
                 count += len(labels)
+                seen_labels.append(labels.numpy())
+                seen_scores.append(scores)
                 step = epoch * steps_per_epoch + batch_index + 1
                 self._emit(TrainEvent("batch", epoch=epoch, step=step, total_steps=total_steps,
                                       metrics={"loss": loss, "lr": schedule.get_last_lr()[0]}))
@@ -233,8 +235,10 @@ class Trainer:
             score = selection_score(val)
             improved = score > best_score
             best_score = max(best_score, score)
-            row = {"epoch": epoch, "train_loss": train_loss / max(count, 1), "seconds": seconds,
-                   "images_per_s": count / seconds, **{f"val_{k}": v for k, v in val.items()}}
+            train = evaluate_scores(np.concatenate(seen_labels), np.concatenate(seen_scores), self.spec.task)
+            row = {"epoch": epoch, "train_loss": train_loss / max(count, 1), "train_acc": train["acc"],
+                   "train_auc": train["auc"], "seconds": seconds, "images_per_s": count / seconds,
+                   **{f"val_{k}": v for k, v in val.items()}}
             self.run_dir.append_metrics(row)
             info = {"epoch": epoch, "best_score": best_score, "val": val, "scheduler": schedule.state_dict()}
             self.run_dir.save_checkpoint("last", self.model, info, optimizer)
@@ -245,7 +249,8 @@ class Trainer:
         return self._finish(images_seen / train_seconds if train_seconds else float("nan"))
 
     def _train_step(self, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
-                    augment_cfg: AugmentConfig, gen: torch.Generator) -> float:
+                    augment_cfg: AugmentConfig, gen: torch.Generator) -> tuple[float, np.ndarray]:
+        """One optimisation step; returns the loss and the batch's class probabilities (for train ACC/AUC)."""
         cfg = self.config
         batch = augment(to_unit_float(images), augment_cfg, gen).to(self.device)
         labels = labels.to(self.device)
@@ -256,7 +261,7 @@ class Trainer:
         loss.backward()
         optimizer.step()
         functional.reset_net(self.model)
-        return loss.item()
+        return loss.item(), scores_from_outputs(outputs.detach(), self.spec.multi_label).cpu().numpy()
 
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
         from engine.probe.recorder import record_sample  # local: recording is optional work

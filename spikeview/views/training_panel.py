@@ -31,7 +31,8 @@ from spikeview.views.colormaps import lookup_table
 log = logging.getLogger(__name__)
 
 SIZES = ("28", "64", "128", "224")
-CURVE_PENS = {"train loss": "#4fc3f7", "val loss": "#ff8a65", "val ACC": "#aed581", "val AUC": "#ba68c8"}
+CURVE_PENS = {"train loss": "#4fc3f7", "val loss": "#ff8a65", "val ACC": "#aed581", "val AUC": "#ba68c8",
+              "train ACC": "#558b2f", "train AUC": "#6a1b9a"}
 
 
 def format_eta(seconds: float) -> str:
@@ -136,12 +137,15 @@ class TrainingPanel(QWidget):
         self.batch_curve = self.loss_plot.plot(pen=pg.mkPen("#4fc3f755", width=1), name="train loss (batches)")
         self.curves = {"train loss": self.loss_plot.plot(pen=pg.mkPen(CURVE_PENS["train loss"], width=2), symbol="o", symbolSize=6, name="train loss"),
                        "val loss": self.loss_plot.plot(pen=pg.mkPen(CURVE_PENS["val loss"], width=2), symbol="o", symbolSize=6, name="val loss")}
-        self.metric_plot = pg.PlotWidget(title="val ACC / AUC")
+        self.metric_plot = pg.PlotWidget(title="ACC / AUC (train: dashed)")
         self.metric_plot.setLabel("bottom", "epoch")
         self.metric_plot.setYRange(0, 1)
         self.metric_plot.addLegend(offset=(-10, -10))
         for name in ("val ACC", "val AUC"):
             self.curves[name] = self.metric_plot.plot(pen=pg.mkPen(CURVE_PENS[name], width=2), symbol="o", symbolSize=6, name=name)
+        for name in ("train ACC", "train AUC"):
+            pen = pg.mkPen(CURVE_PENS[name], width=2, style=Qt.PenStyle.DashLine)
+            self.curves[name] = self.metric_plot.plot(pen=pen, name=name)
         self.confusion_plot = pg.PlotWidget(title="confusion (val)")
         self.confusion_plot.invertY(True)
         self.confusion_plot.setLabel("left", "true")
@@ -304,7 +308,8 @@ class TrainingPanel(QWidget):
 
     def _draw_rows(self) -> None:
         epochs = [row["epoch"] for row in self.rows]
-        for name, key in (("train loss", "train_loss"), ("val loss", "val_loss"), ("val ACC", "val_acc"), ("val AUC", "val_auc")):
+        for name in self.curves:  # "val ACC" plots the row's "val_acc"
+            key = name.replace(" ", "_").lower()
             values = [row.get(key, float("nan")) for row in self.rows]
             self.curves[name].setData(epochs, values)
 

@@ -47,6 +47,7 @@ def test_events_run_directory_and_checkpoint_round_trip(tmp_path):
     config = run.read_config()
     assert config["train"]["dataset"] == "phantom2d" and config["preprocessing"]["input_size"] == 28
     assert [row["epoch"] for row in run.read_metrics()] == [0, 1]
+    assert all(0 <= row["train_acc"] <= 1 and "train_auc" in row for row in run.read_metrics())
     for tag in ("best", "last"):
         assert (tmp_path / "run" / f"{tag}.safetensors").exists()
         assert json.loads((tmp_path / "run" / f"{tag}.json").read_text())["info"]["epoch"] in (0, 1)
