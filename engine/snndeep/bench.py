@@ -24,7 +24,7 @@ class BenchConfig:
     timesteps: int = 16
     batch_size: int = 128
     epochs: int = 3  # timed epochs per implementation, interleaved to share machine noise
-    threads: int = 0  # 0: leave torch's default
+    threads: int = 1  # one thread per process: stable on a shared CPU (0: torch's default)
     medmnist_root: str = ""  # OrganAMNIST liver-vs-rest when given, else random inputs
 
 

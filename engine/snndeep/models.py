@@ -71,12 +71,14 @@ class LIFSequence(torch.autograd.Function):
         sg = atan_surrogate(membrane - threshold, alpha)
         direct = grad_spikes * sg
         carry = None if detach_reset else 1 - threshold * sg
-        grad_current = torch.empty_like(direct)
-        g_v = torch.zeros_like(direct[0])
-        for t in range(direct.shape[0] - 1, -1, -1):
-            g_h = direct[t] + (g_v if carry is None else g_v * carry[t])
-            grad_current[t] = g_h
-            g_v = beta * g_h
+        if carry is not None:
+            carry.mul_(beta)  # fold the decay in: dL/dH[t] = direct[t] + dL/dH[t+1] * beta * k[t]
+        grad_current = direct  # filled in place, back to front, two kernels per step at most
+        for t in range(direct.shape[0] - 2, -1, -1):
+            if carry is None:
+                grad_current[t].add_(grad_current[t + 1], alpha=beta)
+            else:
+                grad_current[t].addcmul_(grad_current[t + 1], carry[t])
         return grad_current, None, None, None, None
 
 

@@ -150,7 +150,8 @@ def _speed_sentence(bench: dict | None) -> str:
     if not bench:
         return "No benchmark was run."
     s = bench["seconds_per_epoch"]
-    return (f"Benchmark ({bench['network']}, {bench['data']}, {bench['threads']} CPU threads): custom {s['custom']:.3f} s/epoch, "
+    return (f"Benchmark (`{bench.get('command', 'spikeview-engine snndeep bench')}`; {bench['network']}, {bench['data']}, "
+            f"{bench['config']['samples']} samples, median of {bench['config']['epochs']} interleaved epochs, {bench['threads']} CPU thread(s)): custom {s['custom']:.3f} s/epoch, "
             f"snnTorch {s['snntorch']:.3f} s, SpikingJelly {s['spikingjelly']:.3f} s; the custom model is "
             f"{bench['speedup_custom_vs_snntorch']:.2f}x as fast as snnTorch and {bench['speedup_custom_vs_spikingjelly']:.2f}x as fast as SpikingJelly.")
 
@@ -173,7 +174,7 @@ def write_report(report_dir: Path, payloads: list[dict], tuning: list[dict], ben
     lines += [
         "**Network** (identical in all three): input -> Linear -> LIF (hidden) -> Linear -> LIF (2 outputs), soft reset, "
         "ATan surrogate. The implementations give the same spikes and gradients for the same weights and inputs "
-        "(tests/engine/snndeep/test_parity.py), so accuracy differences between them for one rule come only from tuning; "
+        "(tests/engine/snndeep/test_snndeep_parity.py), so accuracy differences between them for one rule come only from tuning; "
         "speed and memory are what differ.",
         "",
         "**Rules**: surrogate-gradient BPTT (rate code, cross-entropy on spike counts, Adam); the Tempotron (latency code, "
@@ -192,7 +193,8 @@ def write_report(report_dir: Path, payloads: list[dict], tuning: list[dict], ben
         extra = f", {payload['n_patients']} patients" if payload.get("n_patients") else ""
         lines += [f"### {payload['dataset']}", "",
                   f"{payload['n_samples']} samples, {payload['n_positive']} positive{extra}; "
-                  f"{payload['data_config']['folds']} folds; metrics on held-out test data, mean ± sd over folds.", ""]
+                  f"{payload['data_config']['folds']} folds; slice-level metrics on held-out test data, mean ± sd over folds. "
+                  "Seconds per epoch follow each row's tuned T and width; the like-for-like speed comparison is the benchmark below.", ""]
         lines += results_table(payload) + [""] + _task_plots(report_dir, key, payload) + _protocol_lines(payload) + [""]
     lines += ["## Speed", "", _speed_sentence(bench), ""]
     lines += _claims(payloads, bench)

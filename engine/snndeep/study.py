@@ -110,7 +110,7 @@ def evaluate_combination(data_cfg: DataConfig, combo: Combination) -> dict:
     return {
         "implementation": combo.implementation,
         "rule": combo.rule,
-        "protocol": combo.protocol or data_cfg.protocol,
+        "protocol": "official" if samples.official_split is not None else (combo.protocol or data_cfg.protocol),
         "model": to_dict(combo.model),
         "rule_config": to_dict(combo.rule_config),
         "folds": per_fold,

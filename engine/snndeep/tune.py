@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import torch
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
@@ -120,6 +121,7 @@ def finished_trials(study: optuna.Study) -> int:
 def _worker(data_json: str, implementation: str, rule: str, rule_json: str, settings_json: str, worker_index: int) -> None:
     """One worker process: optimise the shared study until it holds `trials` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)  # N workers on N cores; intra-op threads only fight each other here
     settings = TuneSettings(**json.loads(settings_json))
     data_cfg = from_dict(DataConfig, json.loads(data_json))
     study = create_study(settings.storage, study_name(data_cfg.key, implementation, rule), settings.seed + worker_index)

@@ -9,12 +9,13 @@ from torch import nn
 
 from engine.snndeep.config import ModelConfig, RuleConfig
 from engine.snndeep.encoding import rate_encode
-from engine.snndeep.models import SpikingMLP
+from engine.snndeep.models import SpikingMLP, linear_over_time
 from engine.snndeep.metrics import EpochTimer
 from engine.snndeep.rules import EpochCallback, FoldData, RuleOutcome, class_weights
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 512
+TIE_BREAK = 0.01  # below one spike: only orders samples with equal spike counts
 
 
 def batches(n: int, size: int, rng: np.random.Generator | None = None):
@@ -25,15 +26,15 @@ def batches(n: int, size: int, rng: np.random.Generator | None = None):
 
 @torch.no_grad()
 def spike_count_scores(model: SpikingMLP, x: np.ndarray, steps: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """P(class 1) from a softmax over output spike counts, and the predicted class."""
+    """P(class 1) from a softmax over output spike counts (ties broken by input current), and the predicted class."""
     generator = torch.Generator().manual_seed(seed)
     logits = []
     for index in batches(len(x), EVAL_BATCH):
-        _, out = model(rate_encode(torch.from_numpy(x[index]), steps, generator))
-        logits.append(out.sum(0))
-    counts = torch.cat(logits)
-    prob = torch.softmax(counts, dim=1)[:, 1].numpy()
-    return prob, counts.argmax(1).numpy()
+        hidden, out = model(rate_encode(torch.from_numpy(x[index]), steps, generator))
+        drive = linear_over_time(model.fc2, hidden).mean(0)  # ranks samples whose counts tie (e.g. silent outputs)
+        logits.append(out.sum(0) + TIE_BREAK * torch.tanh(drive))
+    decision = torch.cat(logits)
+    return torch.softmax(decision, dim=1)[:, 1].numpy(), decision.argmax(1).numpy()
 
 
 def validation_auc(y: np.ndarray, score: np.ndarray) -> float:
