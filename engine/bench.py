@@ -2,11 +2,14 @@
 SpikingJelly layers, measured side by side in one process (ratios, since machines are noisy).
 
 Both models share one state dict, so they compute the same function; ours runs conv + BN once on
-the time-flattened batch and folds BN into the conv for inference.
+the time-flattened batch and folds BN into the conv for inference. Each repetition times ours and
+then stock, alternately, so that both meet the same machine load; figures are medians.
 """
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from spikingjelly.activation_based import functional
@@ -14,38 +17,39 @@ from spikingjelly.activation_based import functional
 from engine.data.encoders import encode
 from engine.learning.losses import training_loss
 from engine.models import create_model
-from engine.models.energy import estimate_energy
 
 
-def _train_images_per_s(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train()
-    timings = []
-    for step in range(steps + 1):
-        start = time.perf_counter()
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                y: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
         loss = training_loss("tet", model(x), y, multi_label=False)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         functional.reset_net(model)
-        if step:  # the first step warms caches up
-            timings.append(time.perf_counter() - start)
-    timings.sort()
-    return x.shape[1] / timings[len(timings) // 2]
+
+    return step
 
 
-@torch.no_grad()
-def _latency_ms(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    model.eval()
-    timings = []
-    for step in range(repeats + 1):
-        start = time.perf_counter()
+def _inference(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    @torch.no_grad()
+    def run() -> None:
         model(x)
         functional.reset_net(model)
-        if step:
-            timings.append(time.perf_counter() - start)
-    timings.sort()
-    return 1000 * timings[len(timings) // 2]
+
+    return run
+
+
+def _paired_seconds(ours: Callable[[], None], stock: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """Median seconds of each, timed alternately after one warm-up call each."""
+    ours(), stock()
+    times_ours, times_stock = [], []
+    for _ in range(repeats):
+        for fn, times in ((ours, times_ours), (stock, times_stock)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_ours), statistics.median(times_stock)
 
 
 def run_bench(model_name: str = "sdt_tiny", spatial_dims: int = 2, size: int = 28, timesteps: int = 4,
@@ -60,28 +64,31 @@ def run_bench(model_name: str = "sdt_tiny", spatial_dims: int = 2, size: int = 2
     y = torch.randint(0, classes, (batch_size, 1), device=device)
     single = encode(images[:1], timesteps)
 
-    result = {"model": model_name, "spatial_dims": spatial_dims, "size": size, "timesteps": timesteps,
-              "batch_size": batch_size, "device": device, "threads": torch.get_num_threads()}
-    result["train_images_per_s"] = _train_images_per_s(ours, x, y, steps)
-    result["stock_train_images_per_s"] = _train_images_per_s(stock, x, y, steps)
-    result["inference_latency_ms"] = _latency_ms(_folded(ours), single, repeats)
-    result["stock_inference_latency_ms"] = _latency_ms(stock, single, repeats)
-    result["batch_inference_images_per_s"] = batch_size / _latency_ms(ours, x, max(2, repeats // 3)) * 1000
-    result["stock_batch_inference_images_per_s"] = batch_size / _latency_ms(stock, x, max(2, repeats // 3)) * 1000
-    result["train_speed_ratio"] = result["train_images_per_s"] / result["stock_train_images_per_s"]
-    result["inference_speedup"] = result["stock_inference_latency_ms"] / result["inference_latency_ms"]
-    result["batch_inference_speed_ratio"] = (result["batch_inference_images_per_s"]
-                                             / result["stock_batch_inference_images_per_s"])
+    ours.train(), stock.train()
+    train_ours, train_stock = _paired_seconds(
+        _train_step(ours, torch.optim.AdamW(ours.parameters(), lr=1e-4), x, y),
+        _train_step(stock, torch.optim.AdamW(stock.parameters(), lr=1e-4), x, y), steps)
+    stock.load_state_dict(ours.state_dict())
+    ours.eval(), stock.eval()
     with torch.no_grad():
-        ours.eval(), stock.eval()
-        difference = (ours(x[:, :8]) - stock(x[:, :8])).abs().max().item()
-        functional.reset_net(ours), functional.reset_net(stock)
-    result["max_output_difference"] = difference
-    result["energy"] = estimate_energy(ours, x[:, :8]).to_dict()
-    return result
-
-
-def _folded(model: torch.nn.Module) -> torch.nn.Module:
-    model.eval()
-    model.fold_batch_norm()
-    return model
+        reference = stock(x[:, :8])
+        functional.reset_net(stock)
+        ours.fold_batch_norm()
+        difference = (ours(x[:, :8]) - reference).abs().max().item()
+        functional.reset_net(ours)
+    latency_ours, latency_stock = _paired_seconds(_inference(ours, single), _inference(stock, single), repeats)
+    batch_ours, batch_stock = _paired_seconds(_inference(ours, x), _inference(stock, x), max(2, repeats // 3))
+    return {
+        "model": model_name, "spatial_dims": spatial_dims, "size": size, "timesteps": timesteps,
+        "batch_size": batch_size, "device": device, "threads": torch.get_num_threads(),
+        "train_images_per_s": batch_size / train_ours,
+        "stock_train_images_per_s": batch_size / train_stock,
+        "train_speed_ratio": train_stock / train_ours,
+        "inference_latency_ms": 1000 * latency_ours,
+        "stock_inference_latency_ms": 1000 * latency_stock,
+        "inference_speedup": latency_stock / latency_ours,
+        "batch_inference_images_per_s": batch_size / batch_ours,
+        "stock_batch_inference_images_per_s": batch_size / batch_stock,
+        "batch_inference_speed_ratio": batch_stock / batch_ours,
+        "max_output_difference_folded_vs_stock": difference,
+    }

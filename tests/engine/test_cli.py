@@ -92,3 +92,12 @@ def test_console_script_runs():
     bin_dir = __import__("pathlib").Path(sys.executable).parent
     done = subprocess.run([str(bin_dir / "spikeview-engine"), "datasets"], capture_output=True, text=True)
     assert done.returncode == 0 and json.loads(done.stdout.strip().splitlines()[-1])["datasets"]
+
+
+def test_bench_prints_side_by_side_figures(capsys):
+    code, result, _ = _run(capsys, "bench", "--batch-size", "4", "--steps", "1", "--repeats", "1")
+    assert code == 0
+    for key in ("train_images_per_s", "stock_train_images_per_s", "train_speed_ratio",
+                "inference_latency_ms", "stock_inference_latency_ms", "inference_speedup"):
+        assert result[key] > 0
+    assert result["max_output_difference_folded_vs_stock"] < 1e-3
