@@ -147,7 +147,9 @@ def cmd_report(args: argparse.Namespace) -> dict:
     from engine.snndeep.report import PipelineConfig, load_payloads, run_pipeline, write_report
 
     command = "spikeview-engine " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["snndeep"] else ""
+    command_file = args.study_dir / "command.txt"
     if args.from_results:
+        command = command_file.read_text().strip() if command_file.is_file() else command  # the run that made them
         payloads, tuning, bench = load_payloads(args.study_dir)
         if not payloads:
             raise UserError(f"{args.study_dir} holds no results-*.json; run the report without --from-results first.")
@@ -158,6 +160,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
                          args.trials, workers=args.workers, folds=args.folds, max_train=args.max_train,
                          max_test=args.max_test, rule=RuleConfig(epochs=args.epochs, rounds=5), bench=not args.no_bench)
     result = run_pipeline(cfg)
+    command_file.write_text(command + "\n")
     payloads, tuning, bench = load_payloads(args.study_dir)
     write_report(args.out, payloads, tuning, bench, command)  # again, now with the command line in it
     return result
