@@ -165,7 +165,11 @@ def _speed_sentence(bench: dict | None) -> str:
     return (f"Benchmark (`{bench.get('command', 'spikeview-engine snndeep bench')}`; {bench['network']}, {bench['data']}, "
             f"{bench['config']['samples']} samples, median of {bench['config']['epochs']} interleaved epochs, {bench['threads']} CPU thread(s)): custom {s['custom']:.3f} s/epoch, "
             f"snnTorch {s['snntorch']:.3f} s, SpikingJelly {s['spikingjelly']:.3f} s; the custom model is "
-            f"{bench['speedup_custom_vs_snntorch']:.2f}x as fast as snnTorch and {bench['speedup_custom_vs_spikingjelly']:.2f}x as fast as SpikingJelly.")
+            f"{bench['speedup_custom_vs_snntorch']:.2f}x as fast as snnTorch and {bench['speedup_custom_vs_spikingjelly']:.2f}x as fast as SpikingJelly. "
+            "The machine is a shared 2-core CPU, so timings are noisy: one earlier run at 2 threads under heavy load from "
+            "other jobs ranked SpikingJelly ahead of the custom model (0.65x). Rerun `benchmarks/bench_snndeep.py --threads N` "
+            "on a quiet machine before drawing conclusions. At this size the shared matrix products dominate; "
+            "the custom gain is in the LIF recurrence and its backward.")
 
 
 def _protocol_lines(payload: dict) -> list[str]:

@@ -89,6 +89,8 @@ def objective_for(data_cfg: DataConfig, implementation: str, rule: str, base_rul
         rule_cfg = with_overrides(base_rule, {**params, "epochs": epochs, "rounds": max(epochs, 2)})
         combo = Combination(implementation, rule, with_overrides(ModelConfig(), params), rule_cfg)
 
+        trial.set_user_attr("worker_pid", os.getpid())
+
         def report(step: int, value: float) -> None:
             trial.report(0.5 if np.isnan(value) else value, step)
             if trial.should_prune():
@@ -96,7 +98,6 @@ def objective_for(data_cfg: DataConfig, implementation: str, rule: str, base_rul
 
         outcome = train_one(combo, data, data_cfg.seed, on_epoch=report)
         trial.set_user_attr("params", params)
-        trial.set_user_attr("worker_pid", os.getpid())
         best = np.nanmax(outcome.val_history) if np.isfinite(outcome.val_history).any() else 0.5
         return float(outcome.val_history[-1]) if np.isfinite(outcome.val_history[-1]) else float(best)
 
