@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -150,7 +151,8 @@ def run_combinations(data_cfg: DataConfig, combos: list[Combination], workers: i
     data_json = json.dumps(to_dict(data_cfg))
     jobs = [json.dumps({"implementation": c.implementation, "rule": c.rule, "model": to_dict(c.model),
                         "rule_config": to_dict(c.rule_config), "protocol": c.protocol}) for c in combos]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}  # a new process per combination
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, **fresh) as pool:
         futures = [pool.submit(_evaluate_in_child, data_json, job) for job in jobs]
         return [f.result() for f in tqdm(futures, desc=f"{data_cfg.task} runs", leave=False)]
 
