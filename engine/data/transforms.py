@@ -75,6 +75,18 @@ class AugmentConfig:
         return asdict(self)
 
 
+def augmentation_for(label_names: list[str] | dict, enabled: bool = True) -> AugmentConfig:
+    """The default augmentation for a dataset; no flips where a label names a side of the body.
+
+    OrganAMNIST tells kidney-left from kidney-right: a mirrored image would carry the wrong label.
+    """
+    if not enabled:
+        return AugmentConfig.off()
+    names = label_names.values() if isinstance(label_names, dict) else label_names
+    lateral = any(word in name.lower() for name in names for word in ("left", "right"))
+    return AugmentConfig(flip=not lateral)
+
+
 def _uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=gen)
 

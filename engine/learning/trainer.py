@@ -23,7 +23,7 @@ from engine.data.catalog import get_spec
 from engine.data.encoders import encode
 from engine.data.medmnist_data import DatasetSpec
 from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
-from engine.data.transforms import AugmentConfig, augment
+from engine.data.transforms import AugmentConfig, augment, augmentation_for
 from engine.errors import UserError
 from engine.learning.config import TrainConfig
 from engine.learning.losses import scores_from_outputs, training_loss
@@ -205,7 +205,7 @@ class Trainer:
         else:
             start_epoch, best_score = 0, -math.inf
             self.run_dir.write_config(self._run_config())
-        augment_cfg = AugmentConfig() if cfg.augment else AugmentConfig.off()
+        augment_cfg = augmentation_for(self.spec.labels, cfg.augment)
         self._emit(TrainEvent("start", epoch=start_epoch, total_steps=total_steps,
                               metrics={"parameters": count_parameters(self.model), "device": str(self.device)}))
         images_seen, train_seconds = 0, 0.0

@@ -152,3 +152,11 @@ def test_prepare_array_matches_training_preprocessing():
     assert prepare_array(volume, prep).shape == (1, 28, 28)  # middle slice for a 2D model
     with pytest.raises(UserError, match="NaN"):
         prepare_array(np.full((10, 10), np.nan, dtype=np.float32), prep)
+
+
+def test_no_flips_where_labels_name_a_side():
+    from engine.data.transforms import augmentation_for
+
+    assert not augmentation_for(get_spec("organamnist").labels).flip  # kidney-left / kidney-right
+    assert augmentation_for(get_spec("breastmnist").labels).flip
+    assert augmentation_for(get_spec("breastmnist").labels, enabled=False) == AugmentConfig.off()
