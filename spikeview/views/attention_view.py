@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlid
 
 from engine.probe.analysis import attention_heads, saliency_at_input
 from spikeview.views.colormaps import lookup_table
-from spikeview.views.volume_view import reset_camera_anterior, vtk_available
+from spikeview.views.volume_view import VtkPane, reset_camera_anterior
 
 log = logging.getLogger(__name__)
 
@@ -75,35 +75,12 @@ class _OverlayPlot(pg.PlotWidget):
         self.overlay.setOpacity(opacity)
 
 
-class _AttentionVolume(QWidget):
+class _AttentionVolume(VtkPane):
     """VTK rendering of the blended RGBA volume (a placeholder where VTK cannot draw)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.available = vtk_available()
+        super().__init__("3D rendering needs a display (VTK).", parent)
         self.actor = None
-        if not self.available:
-            layout.addWidget(QLabel("3D rendering needs a display (VTK)."))
-            return
-        import vtkmodules.qt
-
-        vtkmodules.qt.PyQtImpl = "PySide6"
-        from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
-        from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
-        from vtkmodules.vtkRenderingCore import vtkRenderer
-        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - registers the OpenGL backend
-        import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
-
-        self.vtk_widget = QVTKRenderWindowInteractor(self)
-        layout.addWidget(self.vtk_widget)
-        self.renderer = vtkRenderer()
-        self.renderer.SetBackground(0.05, 0.05, 0.07)
-        self.render_window = self.vtk_widget.GetRenderWindow()
-        self.render_window.AddRenderer(self.renderer)
-        self.render_window.GetInteractor().SetInteractorStyle(vtkInteractorStyleTrackballCamera())
-        self.vtk_widget.Initialize()
 
     def set_rgba(self, rgba: np.ndarray | None) -> None:
         if not self.available:
@@ -141,22 +118,6 @@ class _AttentionVolume(QWidget):
             reset_camera_anterior(self.renderer)
         self.render()
 
-    def render(self) -> None:
-        if self.available:
-            self.render_window.Render()
-
-    def capture(self) -> np.ndarray | None:
-        if not self.available:
-            return None
-        from spikeview.views.volume_view import render_to_array
-
-        self.render()
-        return render_to_array(self.render_window)
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        if self.available:
-            self.vtk_widget.Finalize()
-        super().closeEvent(event)
 
 
 class AttentionView(QWidget):

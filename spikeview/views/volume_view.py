@@ -133,26 +133,19 @@ def render_to_array(render_window) -> np.ndarray:
     return np.ascontiguousarray(pixels[::-1, :, :3])
 
 
-class VolumeView(QWidget):
-    """VTK volume rendering of the current scan, or a placeholder where VTK cannot draw."""
+class VtkPane(QWidget):
+    """A QWidget holding one VTK render window (trackball camera), or a sentence where VTK cannot draw."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, unavailable_text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pipeline: VolumePipeline | None = None
-        self.volume: Volume | None = None
-        self.preset = "CT soft tissue"
-        self.window: tuple[float, float] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.available = vtk_available()
-        if self.available:
-            self._build_vtk(layout)
-        else:
-            self.placeholder = QLabel("3D rendering needs a display (VTK); the slice views work without it.")
+        if not self.available:
+            self.placeholder = QLabel(unavailable_text)
             self.placeholder.setWordWrap(True)
             layout.addWidget(self.placeholder)
-
-    def _build_vtk(self, layout: QVBoxLayout) -> None:
+            return
         import vtkmodules.qt
 
         vtkmodules.qt.PyQtImpl = "PySide6"
@@ -171,6 +164,33 @@ class VolumeView(QWidget):
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
         self.vtk_widget.Initialize()
+
+    def render(self) -> None:
+        if self.available:
+            self.render_window.Render()
+
+    def capture(self) -> np.ndarray | None:
+        """The rendered frame as (H, W, 3) uint8 (widget.grab() would be black for VTK)."""
+        if not self.available:
+            return None
+        self.render()
+        return render_to_array(self.render_window)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.available:
+            self.vtk_widget.Finalize()
+        super().closeEvent(event)
+
+
+class VolumeView(VtkPane):
+    """VTK volume rendering of the current scan, or a placeholder where VTK cannot draw."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("3D rendering needs a display (VTK); the slice views work without it.", parent)
+        self.pipeline: VolumePipeline | None = None
+        self.volume: Volume | None = None
+        self.preset = "CT soft tissue"
+        self.window: tuple[float, float] | None = None
 
     def default_preset(self, volume: Volume) -> str:
         return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
@@ -201,18 +221,3 @@ class VolumeView(QWidget):
         if self.preset in ("MIP", "MR"):
             self.set_preset(self.preset)
 
-    def render(self) -> None:
-        if self.available:
-            self.render_window.Render()
-
-    def capture(self) -> np.ndarray | None:
-        """The rendered frame as (H, W, 3) uint8 (widget.grab() would be black for VTK)."""
-        if not self.available:
-            return None
-        self.render()
-        return render_to_array(self.render_window)
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        if self.available:
-            self.vtk_widget.Finalize()
-        super().closeEvent(event)
