@@ -107,6 +107,12 @@ def evaluate_split(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec
     return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)
 
 
+def epoch_generator(seed: int, epoch: int, purpose: str) -> torch.Generator:
+    """An independent random stream per (seed, epoch, purpose): a resumed run replays it exactly."""
+    streams = {"order": 0, "augment": 1}
+    return torch.Generator().manual_seed(((seed * 100_003 + epoch) * 2 + streams[purpose]) % 2**63)
+
+
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -185,7 +191,7 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         train = self.splits["train"]
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed * 1000 + epoch))
+        order = torch.randperm(len(train), generator=epoch_generator(self.config.seed, epoch, "order"))
         for start in range(0, len(order), self.config.batch_size):
             index = order[start:start + self.config.batch_size]
             yield train.images[index], train.labels[index]
@@ -210,7 +216,7 @@ class Trainer:
                               metrics={"parameters": count_parameters(self.model), "device": str(self.device)}))
         images_seen, train_seconds = 0, 0.0
         for epoch in range(start_epoch, cfg.epochs):
-            gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1)
+            gen = epoch_generator(cfg.seed, epoch, "augment")
             epoch_start = time.perf_counter()
             train_loss, count, seen_labels, seen_scores = 0.0, 0, [], []
             self.model.train()
