@@ -26,6 +26,7 @@ from spikeview.views.inspector import Inspector
 from spikeview.views.ortho_view import OrthoView
 from spikeview.views.runs_list import RunsList
 from spikeview.views.slice_view import SliceView
+from spikeview.views.snndeep_panel import SnnDeepPanel
 from spikeview.views.training_panel import TrainingPanel
 from spikeview.views.volume_view import RENDER_PRESETS, render_to_array
 
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(self.session, self.runner)
         self.inference_panel = InferencePanel(self.session, self.runner)
         self.dynamics = DynamicsPanel()
+        self.snndeep_panel = SnnDeepPanel(self.session, self.runner)
         self.runs_dock = self._dock("Runs", self.runs_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.browser_dock, self.runs_dock)
         self.browser_dock.raise_()
@@ -84,7 +86,9 @@ class MainWindow(QMainWindow):
         self.inference_dock = self._dock("Inference", self.inference_panel, bottom)
         self.dynamics_dock = self._dock("Spike dynamics", self.dynamics, bottom)
         self.tabifyDockWidget(self.training_dock, self.inference_dock)
+        self.snndeep_dock = self._dock("SNNDeep study", self.snndeep_panel, bottom)
         self.tabifyDockWidget(self.inference_dock, self.dynamics_dock)
+        self.tabifyDockWidget(self.dynamics_dock, self.snndeep_dock)
         self.training_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -141,7 +145,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.inspector_dock.toggleViewAction())
-        for dock in (self.runs_dock, self.training_dock, self.inference_dock, self.dynamics_dock):
+        for dock in (self.runs_dock, self.training_dock, self.inference_dock, self.dynamics_dock, self.snndeep_dock):
             view_menu.addAction(dock.toggleViewAction())
         run_menu = self.menuBar().addMenu("&Run")
         self._action(run_menu, "&Train…", lambda: self._show_dock(self.training_dock))
@@ -185,7 +189,8 @@ class MainWindow(QMainWindow):
         self.training_panel.run_ended.connect(self._on_training_ended)
         self.inference_panel.recorded.connect(self.show_recording)
         self.inference_panel.energy.connect(self.dynamics.set_energy)
-        for panel, title in ((self.training_panel, "Training"), (self.inference_panel, "Inference")):
+        for panel, title in ((self.training_panel, "Training"), (self.inference_panel, "Inference"),
+                             (self.snndeep_panel, "The SNNDeep study")):
             panel.error.connect(lambda message, t=title: show_error(self, f"{t} did not complete", message))
         self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
 

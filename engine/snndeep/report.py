@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,16 @@ def task_configs(cfg: PipelineConfig, msd_dir: Path | None) -> list[DataConfig]:
     return tasks
 
 
-def run_pipeline(cfg: PipelineConfig) -> dict:
-    """Tune and evaluate every (implementation x rule) on every task; write results JSON and the report."""
+class StudyCancelled(Exception):
+    """Raised between steps of the study when the caller asked it to stop."""
+
+
+def run_pipeline(cfg: PipelineConfig, progress: Callable[[float, str], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> dict:
+    """Tune and evaluate every (implementation x rule) on every task; write results JSON and the report.
+
+    `progress(fraction, step)` is told after each step; `cancelled()` is checked between steps.
+    """
     from tqdm import tqdm
 
     cfg.study_dir.mkdir(parents=True, exist_ok=True)
@@ -60,13 +69,25 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
         msd_dir = build_demo_msd(cfg.volumes_dir, cfg.study_dir / "msd_demo", patients_per_volume=6)
     storage = cfg.storage or default_storage(cfg.study_dir)
     payloads, tuning = [], []
-    for data in tqdm(task_configs(cfg, msd_dir), desc="tasks"):
+    tasks = task_configs(cfg, msd_dir)
+    cells = [(impl, rule) for impl in IMPLEMENTATIONS for rule in RULES]
+    steps_total, steps_done = len(tasks) * (len(cells) + 1) + int(cfg.bench), 0
+
+    def step_done(description: str) -> None:
+        nonlocal steps_done
+        steps_done += 1
+        if progress is not None:
+            progress(steps_done / steps_total, description)
+        if cancelled is not None and cancelled():
+            raise StudyCancelled(description)
+
+    for data in tqdm(tasks, desc="tasks"):
         key = data.key
         settings = TuneSettings(storage=storage, trials=cfg.trials, workers=cfg.workers, epochs=cfg.tune_epochs)
-        cells = [(impl, rule) for impl in IMPLEMENTATIONS for rule in RULES]
         for impl, rule in tqdm(cells, desc=f"{key} tuning", leave=False):
             summary = tune_combination(data, impl, rule, settings, cfg.rule)
             tuning.append({"task": key, "implementation": impl, "rule": rule, **summary})
+            step_done(f"tuned {impl} × {rule} on {key}")
         params = best_params(storage, key, IMPLEMENTATIONS, RULES)
         combos = default_combinations(best_params=params, base_rule=cfg.rule)
         if data.task == "msd":  # the leaky protocol, to show what slice-level splitting does
@@ -74,6 +95,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
             combos.append(Combination(leaky.implementation, leaky.rule, leaky.model, leaky.rule_config, "slice"))
         results = run_combinations(data, combos, workers=1)
         payloads.append(save_results(cfg.study_dir / f"results-{key}.json", data, load_samples(data), results))
+        step_done(f"evaluated every implementation × rule on {key}")
     (cfg.study_dir / "tuning.json").write_text(json.dumps(tuning, indent=1))
     bench = None
     if cfg.bench:
@@ -81,6 +103,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
 
         bench = run_benchmark(BenchConfig(medmnist_root=str(cfg.medmnist_root or "")))
         (cfg.study_dir / "bench.json").write_text(json.dumps(bench, indent=1))
+        step_done("benchmarked the three implementations")
     path = write_report(cfg.report_dir, payloads, tuning, bench)
     return {"report": str(path), "study_dir": str(cfg.study_dir), "tasks": [p["dataset"] for p in payloads]}
 
