@@ -9,14 +9,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QTextBrowser, QVBoxLayout, QWidget, QLabel)
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
 
 from engine.errors import UserError
 from engine.snndeep.config import RuleConfig
 from engine.snndeep.report import PipelineConfig, StudyCancelled, run_pipeline
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
+from spikeview.views.forms import spin_box
 
 REPORT_NAME = "README.md"
 
@@ -73,8 +74,8 @@ class SnnDeepPanel(QWidget):
         self.msd = PathField(placeholder="a real MSD Task03_Liver folder (optional)")
         self.medmnist = PathField(str(root), "folder with organamnist.npz (optional)")
         self.study_dir = PathField(str(root / "runs" / "snndeep"))
-        self.trials, self.folds, self.epochs = self._spin(1, 200, 6), self._spin(2, 10, 3), self._spin(1, 100, 6)
-        self.max_train, self.max_test = self._spin(50, 100000, 1500), self._spin(50, 100000, 1000)
+        self.trials, self.folds, self.epochs = spin_box(1, 200, 6), spin_box(2, 10, 3), spin_box(1, 100, 6)
+        self.max_train, self.max_test = spin_box(50, 100000, 1500), spin_box(50, 100000, 1000)
         self.bench = QCheckBox("benchmark the three implementations")
         self.bench.setChecked(True)
         self.start_button, self.cancel_button = QPushButton("Run study"), QPushButton("Cancel")
@@ -89,13 +90,6 @@ class SnnDeepPanel(QWidget):
         self.report = QTextBrowser()
         self.report.setOpenExternalLinks(True)
         self._layout()
-
-    @staticmethod
-    def _spin(low: int, high: int, value: int) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setValue(value)
-        return spin
 
     def _layout(self) -> None:
         form = QFormLayout()

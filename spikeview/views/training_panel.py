@@ -16,7 +16,7 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
 from engine.data.catalog import list_datasets
@@ -26,6 +26,7 @@ from engine.runs.listing import new_run_path, write_metrics_csv
 from engine.runs.rundir import RunDir
 from spikeview.jobs import JobRunner, TrainJob
 from spikeview.session import Session
+from spikeview.views.forms import spin_box
 from spikeview.views.colormaps import lookup_table
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,9 @@ class TrainingPanel(QWidget):
         self.size_box.addItems(list(SIZES))
         self.model_box = QComboBox()
         self.model_box.addItems(list_models())
-        self.timesteps_spin = self._spin(1, 64, 4)
-        self.epochs_spin = self._spin(1, 1000, 10)
-        self.batch_spin = self._spin(1, 4096, 64)
+        self.timesteps_spin = spin_box(1, 64, 4)
+        self.epochs_spin = spin_box(1, 1000, 10)
+        self.batch_spin = spin_box(1, 4096, 64)
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(5)
         self.lr_spin.setRange(1e-5, 1.0)
@@ -86,9 +87,9 @@ class TrainingPanel(QWidget):
         self.device_box.addItems(["auto", "cpu", "cuda"])
         cuda = torch.cuda.is_available()
         self.cuda_label = QLabel(f"CUDA: {torch.cuda.get_device_name(0)}" if cuda else "CUDA: not available (CPU)")
-        self.limit_spin = self._spin(0, 10_000_000, 0)
+        self.limit_spin = spin_box(0, 10_000_000, 0)
         self.limit_spin.setSpecialValueText("all")
-        self.probe_spin = self._spin(0, 100_000, 20)
+        self.probe_spin = spin_box(0, 100_000, 20)
         self.probe_spin.setSpecialValueText("never")
         form = QFormLayout()
         for text, widget in (("Dataset", self.dataset_box), ("Size", self.size_box), ("Model", self.model_box),
@@ -122,13 +123,6 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         box.setMaximumWidth(330)
         return box
-
-    @staticmethod
-    def _spin(low: int, high: int, value: int) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setValue(value)
-        return spin
 
     def _build_plots(self) -> QWidget:
         self.loss_plot = pg.PlotWidget(title="loss")
