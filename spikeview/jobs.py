@@ -22,11 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch._dynamo  # noqa: F401  (torch.optim imports it, with sympy, on first use: not on a worker)
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from engine.errors import UserError
 # Imported here, on the GUI thread at start-up, not lazily on a worker: a first import on the
-# worker holds Python's import lock and stalled the event loop for hundreds of milliseconds.
+# worker stalled the event loop for hundreds of milliseconds (measured by benchmarks/bench_dynamics.py).
 from engine.learning.curves import epoch_curves_callback
 from engine.learning.trainer import Trainer
 
