@@ -69,33 +69,40 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
 def prepare_array(array: np.ndarray, prep: Preprocessing) -> torch.Tensor:
     """An arbitrary image or volume → one model input [C, *spatial] in [0, 1], as in training.
 
-    Accepts spatial (grey), spatial x 3 (colour), or C x spatial arrays. A 3D volume given to a
+    Accepts spatial (grey), spatial x C or C x spatial arrays (C = 1 or 3). A 3D volume given to a
     2D model is reduced to its middle slice along the last axis.
     """
-    array = np.asarray(array)
-    if prep.spatial_dims == 2 and array.ndim == 3 and array.shape[-1] not in (1, 3) and array.shape[0] not in (1, 3):
-        array = array[..., array.shape[-1] // 2]
-    if array.ndim == prep.spatial_dims:
-        array = array[None]
-    elif array.ndim == prep.spatial_dims + 1 and array.shape[-1] in (1, 3) and array.shape[0] not in (1, 3):
-        array = np.moveaxis(array, -1, 0)
-    if array.ndim != prep.spatial_dims + 1:
-        raise UserError(
-            f"The model expects a {prep.spatial_dims}D image, but the input has shape {tuple(array.shape)}."
-        )
-    image = _to_uint8(array)
+    image = _to_uint8(_as_channels_first(np.asarray(array), prep.spatial_dims))
     tensor = torch.from_numpy(image.astype(np.float32)).unsqueeze(0)  # [1, C, *spatial], a copy
     mode = "bilinear" if prep.spatial_dims == 2 else "trilinear"
     tensor = F.interpolate(tensor, size=(prep.input_size,) * prep.spatial_dims, mode=mode, align_corners=False)
-    tensor = _match_channels(tensor, prep.n_channels)
-    resized = tensor.round().clamp(0, 255).to(torch.uint8).numpy()
-    enhanced = enhance(resized[:, 0] if prep.n_channels == 1 else np.moveaxis(resized, 1, -1),
-                       prep.enhance, prep.spatial_dims)
-    if prep.n_channels != 1:
-        enhanced = np.moveaxis(enhanced, -1, 1)
-    else:
-        enhanced = enhanced[:, None]
+    resized = _match_channels(tensor, prep.n_channels).round().clamp(0, 255).to(torch.uint8).numpy()
+    enhanced = _enhance_channels_first(resized, prep.enhance, prep.spatial_dims)
     return to_unit_float(torch.from_numpy(np.ascontiguousarray(enhanced)))[0]
+
+
+def _is_channel_axis(size: int) -> bool:
+    return size in (1, 3)
+
+
+def _as_channels_first(array: np.ndarray, spatial_dims: int) -> np.ndarray:
+    if spatial_dims == 2 and array.ndim == 3 and not (_is_channel_axis(array.shape[0])
+                                                      or _is_channel_axis(array.shape[-1])):
+        array = array[..., array.shape[-1] // 2]  # a volume for a 2D model: its middle slice
+    if array.ndim == spatial_dims:
+        return array[None]
+    if array.ndim == spatial_dims + 1 and _is_channel_axis(array.shape[-1]) and not _is_channel_axis(array.shape[0]):
+        return np.moveaxis(array, -1, 0)
+    if array.ndim != spatial_dims + 1:
+        raise UserError(f"The model expects a {spatial_dims}D image, but the input has shape {tuple(array.shape)}.")
+    return array
+
+
+def _enhance_channels_first(batch: np.ndarray, method: str, spatial_dims: int) -> np.ndarray:
+    """`enhance` on [N, C, *spatial], through the stored layout it takes (grey: no C; colour: C last)."""
+    if batch.shape[1] == 1:
+        return enhance(batch[:, 0], method, spatial_dims)[:, None]
+    return np.moveaxis(enhance(np.moveaxis(batch, 1, -1), method, spatial_dims), -1, 1)
 
 
 def _match_channels(tensor: torch.Tensor, channels: int) -> torch.Tensor:

@@ -160,3 +160,15 @@ def test_no_flips_where_labels_name_a_side():
     assert not augmentation_for(get_spec("organamnist").labels).flip  # kidney-left / kidney-right
     assert augmentation_for(get_spec("breastmnist").labels).flip
     assert augmentation_for(get_spec("breastmnist").labels, enabled=False) == AugmentConfig.off()
+
+
+def test_prepare_array_handles_colour_layouts_and_channel_counts():
+    colour = Preprocessing(spatial_dims=2, input_size=28, n_channels=3)
+    rgb_last = np.random.default_rng(1).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    from_last = prepare_array(rgb_last, colour)
+    from_first = prepare_array(np.moveaxis(rgb_last, -1, 0), colour)
+    assert from_last.shape == (3, 28, 28) and torch.equal(from_last, from_first)
+    grey_to_colour = prepare_array(rgb_last[..., 0], colour)
+    assert torch.equal(grey_to_colour[0], grey_to_colour[2])
+    equalized = prepare_array(rgb_last, Preprocessing(2, 28, 3, enhance="equalize"))
+    assert equalized.shape == (3, 28, 28) and equalized.max() == 1.0
