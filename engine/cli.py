@@ -128,7 +128,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 def cmd_infer(args: argparse.Namespace) -> dict:
     from engine.probe.inference import infer
 
-    result = infer(args.run, args.input, record=bool(args.record))
+    result = infer(args.run, args.input, record=bool(args.record), split=args.split, index=args.index)
     out = {"input": args.input, **result.to_dict()}
     if args.record:
         out["recording"] = str(result.recording.save(args.record))
@@ -189,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("infer", help="classify a scan, image or array file with a trained run")
     p.add_argument("--run", required=True)
-    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG file or folder")
+    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG file or DICOM folder, or a MedMNIST .npz")
     p.add_argument("--record", metavar="FILE.npz", help="save the spike dynamics as a Recording")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="for a MedMNIST .npz input")
+    p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser("bench", help="training/inference speed against stock SpikingJelly layers")

@@ -81,3 +81,12 @@ def test_infer_on_a_png_file_matches_the_dataset_pipeline(breast_run, medmnist_r
 def test_infer_refuses_an_image_of_the_wrong_dimension(breast_run):
     with pytest.raises(UserError, match="2D image"):
         infer(breast_run, np.zeros((2, 2, 2, 2, 2), dtype=np.uint8))
+
+
+def test_infer_on_a_medmnist_file_sample_matches_the_array(breast_run, medmnist_root):
+    images, _ = load_split(get_spec("breastmnist"), "val", medmnist_root)
+    loaded = load_run(breast_run, device="cpu")
+    from_file = infer(loaded, medmnist_root / "breastmnist.npz", split="val", index=5)
+    np.testing.assert_allclose(from_file.probabilities, infer(loaded, images[5]).probabilities, atol=1e-6)
+    with pytest.raises(UserError, match="index 999"):
+        infer(loaded, medmnist_root / "breastmnist.npz", split="val", index=999)
