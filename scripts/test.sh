@@ -9,10 +9,12 @@ if [[ -z "${DISPLAY:-}" ]]; then
     (apt-get update -qq && apt-get install -y -qq xvfb libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-cursor0) >/dev/null
   fi
   if command -v Xvfb >/dev/null; then
-    Xvfb :99 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+    display=99
+    while [[ -e /tmp/.X$display-lock ]]; do display=$((display + 1)); done  # a free display number
+    Xvfb :$display -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
     xvfb_pid=$!
     trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
-    export DISPLAY=:99
+    export DISPLAY=:$display
     sleep 1
   fi
 fi
