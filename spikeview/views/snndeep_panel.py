@@ -17,7 +17,7 @@ from engine.snndeep.config import RuleConfig
 from engine.snndeep.report import PipelineConfig, StudyCancelled, run_pipeline
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
-from spikeview.views.forms import spin_box
+from spikeview.views.forms import settings_column, spin_box
 
 REPORT_NAME = "README.md"
 
@@ -102,12 +102,7 @@ class SnnDeepPanel(QWidget):
         for button in (self.start_button, self.cancel_button, self.open_button):
             buttons.addWidget(button)
         settings = QWidget()
-        column = QVBoxLayout(settings)
-        column.addLayout(form)
-        column.addLayout(buttons)
-        column.addWidget(self.progress)
-        column.addWidget(self.status)
-        column.addStretch(1)
+        settings_column(settings, form, buttons, self.progress, self.status)
         splitter = QSplitter()
         splitter.addWidget(settings)
         splitter.addWidget(self.report)

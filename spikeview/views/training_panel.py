@@ -26,7 +26,7 @@ from engine.runs.listing import new_run_path, write_metrics_csv
 from engine.runs.rundir import RunDir
 from spikeview.jobs import JobRunner, TrainJob
 from spikeview.session import Session
-from spikeview.views.forms import spin_box
+from spikeview.views.forms import settings_column, spin_box
 from spikeview.views.colormaps import lookup_table
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,7 @@ class TrainingPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         box = QGroupBox("Run")
-        column = QVBoxLayout(box)
-        column.addLayout(form)
-        column.addLayout(buttons)
-        column.addWidget(self.progress)
-        column.addWidget(self.status)
-        column.addStretch(1)
+        settings_column(box, form, buttons, self.progress, self.status)
         box.setMaximumWidth(330)
         return box
 
