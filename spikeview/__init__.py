@@ -4,4 +4,5 @@ For research only, not for diagnosis. All reading and analysis lives in `engine`
 only shows it.
 """
 
+__version__ = "0.1.0"
 RESEARCH_NOTICE = "For research use only. Not for diagnosis."

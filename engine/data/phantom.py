@@ -54,6 +54,12 @@ def _sample(rng: np.random.Generator, grid: list[np.ndarray], label: int) -> np.
     return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def phantom_image(spatial_dims: int, size: int, label: int, seed: int = 0) -> np.ndarray:
+    """One phantom image (uint8) of the given class, e.g. a larger sample scan for first-time users."""
+    rng = np.random.default_rng([seed, size, spatial_dims, label])
+    return _sample(rng, _grid(size, spatial_dims), label)
+
+
 def make_phantom_split(spec: DatasetSpec, split: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Images (uint8, N x spatial) and labels (int64, N x 1) of one split, the same on every call."""
     rng = np.random.default_rng([seed, _SPLIT_SEEDS[split], spec.size, spec.spatial_dims])

@@ -1,17 +1,29 @@
 """Small dialogs: errors, the DICOM series chooser, the About box."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QMessageBox, QVBoxLayout, QWidget
 
 from engine.io import SeriesInfo
 from spikeview import RESEARCH_NOTICE
+from spikeview.app_info import app_info
 
-ABOUT_TEXT = (
-    "<h3>SpikeView</h3>"
-    "<p>Spiking neural networks on medical images: browse scans and MedMNIST datasets.</p>"
-    f"<p><b>{RESEARCH_NOTICE}</b> SpikeView is a research tool; it is not a medical device and "
-    "must not be used to diagnose or treat patients.</p>"
-)
+
+def about_text() -> str:
+    """The About box: what SpikeView is, which build, on what torch/accelerator, where it logs."""
+    info = app_info()
+    rows = [("Version", info.version), ("Build", info.build), ("Python", f"{info.python} on {info.platform}"),
+            ("torch", info.torch), ("Accelerator", info.accelerator), ("Log file", info.log_file)]
+    table = "".join(f"<tr><td><b>{name}</b>&nbsp;</td><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    return (
+        "<h3>SpikeView</h3>"
+        "<p>Spiking neural networks on medical images: browse scans and MedMNIST datasets, train and "
+        "watch spiking transformers.</p>"
+        f"<table>{table}</table>"
+        f"<p><b>{RESEARCH_NOTICE}</b> SpikeView is a research tool; it is not a medical device and "
+        "must not be used to diagnose or treat patients.</p>"
+    )
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
@@ -24,7 +36,7 @@ def show_warning(parent: QWidget | None, title: str, message: str) -> None:
 
 
 def show_about(parent: QWidget | None) -> None:
-    QMessageBox.about(parent, "About SpikeView", ABOUT_TEXT)
+    QMessageBox.about(parent, "About SpikeView", about_text())
 
 
 class SeriesDialog(QDialog):

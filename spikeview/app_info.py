@@ -1,0 +1,70 @@
+"""What this SpikeView is: version, build, the torch/CUDA it runs on, where it logs (About, self-test)."""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from spikeview import RESEARCH_NOTICE, __version__
+from spikeview.logs import log_file
+
+# Written into the frozen app by installer/build.py: {"build_date": ..., "commit": ..., "variant": ...}
+BUILD_INFO = Path(__file__).resolve().parent / "build_info.json"
+
+
+@lru_cache(maxsize=1)
+def build_info() -> dict:
+    try:
+        return json.loads(BUILD_INFO.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    version: str
+    build: str  # "2026-11-23, commit abc1234, CPU build" or "run from source"
+    python: str
+    platform: str
+    torch: str
+    accelerator: str  # "CUDA 12.8: NVIDIA H100" or "none (CPU)"
+    log_file: str
+    notice: str = RESEARCH_NOTICE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _build_text() -> str:
+    info = build_info()
+    if not info:
+        return "installed package" if "site-packages" in __file__ else "run from source"
+    return f"{info.get('build_date', '?')}, commit {info.get('commit', '?')}, {info.get('variant', '?')} build"
+
+
+def _accelerator(torch) -> str:
+    if not torch.cuda.is_available():
+        cuda = f"CUDA {torch.version.cuda} build, no GPU found" if torch.version.cuda else "CPU build"
+        return f"none ({cuda})"
+    return f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name(0)}"
+
+
+def app_info() -> AppInfo:
+    import torch  # the app has imported it already; the About box is no reason to import it early
+
+    return AppInfo(
+        version=__version__,
+        build=_build_text(),
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.machine()}",
+        torch=torch.__version__,
+        accelerator=_accelerator(torch),
+        log_file=str(log_file()),
+    )
