@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench clean
+.PHONY: run test demo bench installer clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test.sh $(ARGS)
+
+installer: $(STAMP)
+	$(BIN)/python installer/build.py $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/spikeview-engine bench $(ARGS)

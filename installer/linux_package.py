@@ -17,16 +17,11 @@ COMMANDS = ("spikeview", "spikeview-engine")
 HERE = Path(__file__).resolve().parent
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
-# System libraries the bundle links against but does not carry (PyInstaller leaves out the X11,
-# OpenGL and font stack on purpose: they must match the workstation's drivers).
-DEPENDS = [
-    "libc6", "libstdc++6", "libgl1", "libegl1", "libopengl0", "libfontconfig1", "libfreetype6",
-    "libdbus-1-3", "libglib2.0-0", "libx11-6", "libx11-xcb1", "libxext6", "libxrender1", "libxkbcommon0",
-    "libxkbcommon-x11-0", "libxcb1", "libxcb-cursor0", "libxcb-icccm4", "libxcb-image0", "libxcb-keysyms1",
-    "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0", "libxcb-xfixes0", "libxcb-xinerama0",
-    "libxcb-xkb1", "libxcb-glx0", "libxt6",
-]
-RECOMMENDS = ["desktop-file-utils", "shared-mime-info", "hicolor-icon-theme"]
+# What the bundle needs from the workstation (checked with ldd on every bundled library): glibc as
+# new as the build machine's, the OpenGL/EGL stack that must match the graphics driver, and fonts.
+DEPENDS = ["libc6 (>= 2.36)", "libgl1", "libegl1", "libdrm2", "libwayland-client0", "libxcb1",
+           "fontconfig-config", "fonts-dejavu-core | fonts-liberation2"]
+RECOMMENDS = ["desktop-file-utils", "shared-mime-info", "hicolor-icon-theme", "libgl1-mesa-dri", "libegl-mesa0"]
 
 CONTROL = """Package: {package}
 Version: {version}

@@ -56,15 +56,22 @@ def _accelerator(torch) -> str:
     return f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name(0)}"
 
 
-def app_info() -> AppInfo:
-    import torch  # the app has imported it already; the About box is no reason to import it early
+def _torch_and_accelerator() -> tuple[str, str]:
+    try:
+        import torch  # the app has imported it already; the About box is no reason to import it early
+    except Exception as exc:  # noqa: BLE001 - a broken installation is what the self-test must report
+        return f"cannot be imported ({type(exc).__name__}: {exc})", "unknown"
+    return torch.__version__, _accelerator(torch)
 
+
+def app_info() -> AppInfo:
+    torch_version, accelerator = _torch_and_accelerator()
     return AppInfo(
         version=__version__,
         build=_build_text(),
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
-        torch=torch.__version__,
-        accelerator=_accelerator(torch),
+        torch=torch_version,
+        accelerator=accelerator,
         log_file=str(log_file()),
     )
