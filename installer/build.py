@@ -3,7 +3,9 @@
 1. stage: build info, icons (PNG/ICO/ICNS from resources/icons/spikeview.svg) in build/installer/;
 2. freeze: PyInstaller one-folder bundle from installer/spikeview.spec into dist/SpikeView/;
 3. licences of every bundled distribution into dist/SpikeView/licenses/;
-4. on Linux: dist/SpikeView-<version>-linux-x86_64.tar.gz and dist/spikeview_<version>_amd64.deb.
+4. on Linux: dist/SpikeView-<version>-linux-x86_64.tar.gz and dist/spikeview_<version>_amd64.deb;
+   on Windows: dist/SpikeView-<version>-windows-<arch>.zip; on macOS: dist/SpikeView-<version>-macos-<arch>.dmg
+   (those two are built by the workflow in installer/ci/, not on this project's Linux machines).
 
 The torch in the build environment decides the variant: a CPU build gives the small CPU package, a
 CUDA build the GPU package (see installer/README.md). The last stdout line is one JSON object with
@@ -109,6 +111,32 @@ def make_archive(name: str) -> Path:
     return path
 
 
+def make_zip(name: str) -> Path:
+    return Path(shutil.make_archive(str(DIST / name), "zip", root_dir=DIST, base_dir="SpikeView"))
+
+
+def make_dmg(name: str) -> Path:
+    """A disk image holding SpikeView.app (macOS's hdiutil)."""
+    path = DIST / f"{name}.dmg"
+    path.unlink(missing_ok=True)
+    subprocess.run(["hdiutil", "create", "-volname", "SpikeView", "-srcfolder", str(DIST / "SpikeView.app"),
+                    "-format", "UDZO", str(path)], check=True)
+    return path
+
+
+def package_makers(version_text: str) -> list[tuple[str, object]]:
+    """(kind, function making the file) for this platform's installers."""
+    arch = platform.machine().lower()
+    if sys.platform.startswith("linux"):
+        return [("archive", lambda: make_archive(f"SpikeView-{version_text}-linux-{arch}")),
+                ("deb", lambda: build_deb(BUNDLE, STAGE, DIST, version_text, ROOT))]
+    if sys.platform == "win32":
+        return [("archive", lambda: make_zip(f"SpikeView-{version_text}-windows-{arch}"))]
+    if sys.platform == "darwin":
+        return [("dmg", lambda: make_dmg(f"SpikeView-{version_text}-macos-{arch}"))]
+    return []
+
+
 def tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -130,16 +158,12 @@ def main() -> int:
     normalise_permissions(BUNDLE)
     log.info("licences of %d bundled components in %s", len(licences), BUNDLE / "licenses")
     outputs = {"bundle": str(BUNDLE), "bundle_bytes": tree_bytes(BUNDLE)}
-    if sys.platform.startswith("linux") and not args.no_packages:
-        arch = platform.machine()
-        tick = time.perf_counter()
-        archive = make_archive(f"SpikeView-{info['version']}-linux-{arch}")
-        seconds["archive"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        deb = build_deb(BUNDLE, STAGE, DIST, info["version"], ROOT)
-        seconds["deb"] = time.perf_counter() - tick
-        outputs.update(archive=str(archive), archive_bytes=archive.stat().st_size,
-                       deb=str(deb), deb_bytes=deb.stat().st_size)
+    if not args.no_packages:
+        for kind, make in package_makers(info["version"]):
+            tick = time.perf_counter()
+            path = make()
+            seconds[kind] = time.perf_counter() - tick
+            outputs.update({kind: str(path), f"{kind}_bytes": path.stat().st_size})
     seconds["total"] = time.perf_counter() - start
     print(json.dumps({**info, **outputs, "seconds": {k: round(v, 1) for k, v in seconds.items()}}))
     return 0

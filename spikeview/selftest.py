@@ -34,6 +34,11 @@ class CheckResult:
     error: str = ""
 
 
+def _say(line: str) -> None:
+    if sys.stderr is not None:
+        print(line, file=sys.stderr, flush=True)
+
+
 def _run_check(name: str, check: Callable[[], dict]) -> CheckResult:
     start = time.perf_counter()
     try:
@@ -41,8 +46,7 @@ def _run_check(name: str, check: Callable[[], dict]) -> CheckResult:
     except Exception as exc:  # noqa: BLE001 - a self-test reports every failure as data
         detail, error = {}, f"{type(exc).__name__}: {exc}".strip()
     result = CheckResult(name, not error, round(time.perf_counter() - start, 3), detail, error)
-    print(f"[{'ok' if result.ok else 'FAILED'}] {name} ({result.seconds:.1f} s){' ' + error if error else ''}",
-          file=sys.stderr, flush=True)
+    _say(f"[{'ok' if result.ok else 'FAILED'}] {name} ({result.seconds:.1f} s){' ' + error if error else ''}")
     return result
 
 
@@ -237,6 +241,12 @@ def run_self_test() -> dict:
 
 def main() -> int:
     report = run_self_test()
+    if sys.stdout is None:  # a windowed executable on Windows has no console: leave the report beside the log
+        from spikeview.logs import log_dir
+
+        log_dir().mkdir(parents=True, exist_ok=True)
+        (log_dir() / "self-test.json").write_text(json.dumps(report, indent=2))
+        return 0 if report["ok"] else 1
     if report["failed"]:
         print(f"SpikeView self-test failed: {', '.join(report['failed'])}.", file=sys.stderr)
     print(json.dumps(report), flush=True)
