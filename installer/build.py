@@ -154,7 +154,7 @@ def main() -> int:
     log.info("freezing SpikeView %s (%s build) with PyInstaller", info["version"], info["variant"])
     freeze()
     seconds["freeze"] = time.perf_counter() - start
-    licences = collect_licenses(BUNDLE, STAGE / "bundled_modules.json")
+    licences = collect_licenses(BUNDLE, STAGE / "bundled_modules.json", ROOT / "LICENSE")
     normalise_permissions(BUNDLE)
     log.info("licences of %d bundled components in %s", len(licences), BUNDLE / "licenses")
     outputs = {"bundle": str(BUNDLE), "bundle_bytes": tree_bytes(BUNDLE)}

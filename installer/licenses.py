@@ -99,10 +99,11 @@ def bundled_distributions(top_level: list[str]) -> list[Distribution]:
     return [distribution(name) for name in names]
 
 
-def collect_licenses(bundle: Path, modules_file: Path) -> list[dict]:
+def collect_licenses(bundle: Path, modules_file: Path, project_licence: Path) -> list[dict]:
     out = bundle / "licenses"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    shutil.copyfile(project_licence, out / "SpikeView-LICENSE.txt")
     rows = []
     for dist in bundled_distributions(json.loads(modules_file.read_text())):
         name = dist.metadata["Name"]

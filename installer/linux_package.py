@@ -73,7 +73,13 @@ def _stage_tree(bundle: Path, root: Path, icons: Path, repo: Path) -> None:
         _install(icons / f"spikeview-{size}.png", share / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "spikeview.png")
     doc = share / "doc" / PACKAGE
     doc.mkdir(parents=True)
-    (doc / "copyright").write_text(COPYRIGHT)
+    (doc / "copyright").write_text(COPYRIGHT + _licence_paragraph(repo / "LICENSE"))
+
+
+def _licence_paragraph(licence: Path) -> str:
+    """The licence text in the copyright file's format: indented by one space, blank lines as ' .'."""
+    body = [" " + line if line.strip() else " ." for line in licence.read_text().splitlines()[2:]]
+    return "\nLicense: BSD-3-Clause\n" + "\n".join(body).rstrip(" .\n") + "\n"
 
 
 def _install(source: Path, target: Path) -> None:
