@@ -10,7 +10,7 @@ import numpy as np
 from engine.data.catalog import get_spec, load_split
 from engine.data.medmnist_data import DatasetSpec, medmnist_flags
 from engine.errors import UserError
-from engine.io.volume import Volume
+from engine.io.volume import Volume, slices_to_volume_layout
 
 _FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
 
@@ -69,8 +69,7 @@ def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | i
     name = f"{spec.flag} {split} #{index}"
     if spec.spatial_dims == 2:
         return Volume(array=np.ascontiguousarray(image), spacing=(1.0, 1.0), modality="OT", metadata=metadata, name=name)
-    array = np.ascontiguousarray(np.transpose(image, (2, 1, 0))[::-1, ::-1, :])
-    return Volume(array=array, spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
+    return Volume(array=slices_to_volume_layout(image), spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
 
 
 def load_medmnist_sample(path: Path | str, split: str, index: int) -> Volume:

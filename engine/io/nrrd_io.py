@@ -20,6 +20,14 @@ _SPACE_TO_RAS = {
 }
 
 
+_STRUCTURAL_FIELDS = {
+    "type", "dimension", "space", "space dimension", "sizes", "space directions", "space origin", "kinds",
+    "endian", "encoding", "spacings", "thicknesses", "axis mins", "axis maxs", "centers", "centerings",
+    "labels", "units", "space units", "min", "max", "old min", "old max", "data file", "line skip",
+    "byte skip", "measurement frame", "block size", "sample units",
+}
+
+
 def nrrd_affine(header: dict) -> np.ndarray:
     """Voxel -> RAS affine from the header; plain 'spacings' (or unit steps) when no space is given."""
     affine = np.eye(4)
@@ -50,7 +58,9 @@ def read_nrrd(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
         data = data[:, :, None]
     affine = nrrd_affine(header)
     metadata = {"Format": "NRRD", "Stored orientation": orientation_codes(affine), "Stored data type": str(data.dtype)}
-    for key in ("space", "encoding", "content"):
+    for key in ("space", "encoding"):
         if key in header:
             metadata[key.capitalize()] = str(header[key])
-    return data, affine, Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata)
+    # free text (content, and the key/value pairs converters fill with DICOM fields) may identify a patient
+    free_text = {str(key): str(value) for key, value in header.items() if key not in _STRUCTURAL_FIELDS}
+    return data, affine, Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata, identifiers=free_text)
