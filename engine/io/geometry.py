@@ -109,6 +109,11 @@ class SliceStack:
         affine[:3, 2] = np.median(np.diff(self.origins, axis=0), axis=0) if self.n_slices > 1 else self.normal
         return affine
 
+    def is_regular(self) -> bool:
+        """True when one affine places every slice exactly (even steps, straight or sheared)."""
+        travel = np.diff(self.origins, axis=0)
+        return len(travel) == 0 or bool(np.all(np.abs(travel - travel[0]) <= POSITION_TOLERANCE_MM))
+
     def tilt_degrees(self) -> float:
         """Angle between the line through the slice origins and the slice normal."""
         if self.n_slices < 2:
@@ -117,50 +122,78 @@ class SliceStack:
         cosine = abs(travel @ self.normal) / max(np.linalg.norm(travel), 1e-12)
         return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
-    def source_index(self, points: np.ndarray, shape_ij: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional (i, j, s) of world points (N, 3), and whether each lies inside the stack
-        (within half a voxel of its edge, as voxels have extent)."""
-        positions, numbers = self.positions, np.arange(self.n_slices, dtype=float)
-        along = points @ self.normal
-        if self.n_slices > 1:
-            if positions[0] > positions[-1]:  # np.interp needs ascending positions
-                positions, numbers = positions[::-1], numbers[::-1]
-            s = np.interp(along, positions, numbers)
-            half_step = 0.5 * np.array([abs(positions[1] - positions[0]), abs(positions[-1] - positions[-2])])
-            inside = (along >= positions[0] - half_step[0]) & (along <= positions[-1] + half_step[1])
-        else:
-            thickness = 0.5 * max(np.linalg.norm(self.step_i), np.linalg.norm(self.step_j))
-            s = np.zeros(len(points))
-            inside = np.abs(along - positions[0]) <= thickness
-        low = np.floor(s).astype(int)
-        high = np.minimum(low + 1, self.n_slices - 1)
-        weight = (s - low)[:, None]
-        origin = (1 - weight) * self.origins[low] + weight * self.origins[high]
-        in_plane = np.linalg.pinv(np.stack([self.step_i, self.step_j], axis=1)) @ (points - origin).T  # (2, N)
-        for axis, size in enumerate(shape_ij):
-            inside &= (in_plane[axis] >= -0.5) & (in_plane[axis] <= size - 0.5)
-        return np.stack([in_plane[0], in_plane[1], s]), inside
-
 
 def resample_stack(array: np.ndarray, stack: SliceStack, target_affine: np.ndarray, target_shape: tuple[int, int, int],
                    order: int, fill: float, progress: Callable[[float], None] | None = None) -> np.ndarray:
     """`array` (i, j, slice), whose voxels lie where `stack` says, sampled on the grid of `target_affine`:
-    order 0 is nearest neighbour (labels), 1 linear (images); points outside the stack get `fill`."""
+    order 0 is nearest neighbour (labels), 1 linear (images). Target points more than half a voxel
+    outside the stack get `fill`."""
     out_type = array.dtype if order == 0 else np.float32
-    out = np.empty(target_shape, dtype=out_type)
-    ii, jj = np.meshgrid(np.arange(target_shape[0]), np.arange(target_shape[1]), indexing="ij")
-    plane = np.stack([ii.ravel(), jj.ravel()], axis=1).astype(float)
-    shape_ij = array.shape[:2]
-    upper = np.array(array.shape[:3], dtype=float)[:, None] - 1
+    if _parallel(stack, target_affine):
+        return _resample_slicewise(array, stack, target_affine, target_shape, order, fill, out_type, progress)
+    if not stack.is_regular():  # onto its own even grid first, then like any evenly spaced volume
+        even_affine, even_shape = even_grid(stack, array.shape[:2], float(np.median(stack.steps)))
+        array = _resample_slicewise(array, stack, even_affine, even_shape, order, fill, out_type, None)
+        stack = SliceStack.from_affine(even_affine, even_shape[2])
+    return _resample_affine(array, stack.median_affine(), target_affine, target_shape, order, fill, out_type)
+
+
+def _parallel(stack: SliceStack, target_affine: np.ndarray) -> bool:
+    """True when the target grid's slices lie in planes parallel to the stack's."""
+    in_plane = target_affine[:3, :2] / np.linalg.norm(target_affine[:3, :2], axis=0)
+    return bool(np.all(np.abs(stack.normal @ in_plane) < 1e-6))
+
+
+def _resample_slicewise(array, stack, target_affine, target_shape, order, fill, out_type, progress) -> np.ndarray:
+    """Target slices parallel to the stack's: each is a 2D resampling of its one or two nearest slices
+    (weighted by distance along the normal), whatever the spacing between them."""
+    positions, numbers = stack.positions, np.arange(stack.n_slices, dtype=float)
+    if positions[0] > positions[-1]:  # np.interp needs ascending positions
+        positions, numbers = positions[::-1], numbers[::-1]
+    half = 0.5 * (np.abs(np.diff(positions[[0, 1, -2, -1]]))[[0, 2]] if stack.n_slices > 1 else np.ones(2))
+    to_source = np.linalg.pinv(np.stack([stack.step_i, stack.step_j], axis=1))  # world offset -> (i, j) of a slice
+    matrix, plane_shape = to_source @ target_affine[:3, :2], target_shape[:2]
+    if np.allclose(matrix, np.diag(np.diag(matrix)), atol=1e-9):
+        matrix = np.diag(matrix)  # scipy's faster path for axis-aligned zooms and shifts
+    out = np.full(target_shape, fill, dtype=out_type)
     for k in range(target_shape[2]):
-        points = plane @ target_affine[:3, :2].T + (target_affine[:3, 2] * k + target_affine[:3, 3])
-        coords, inside = stack.source_index(points, shape_ij)
-        values = ndimage.map_coordinates(array, np.clip(coords, 0, upper), output=out_type, order=order, mode="nearest")
-        values[~inside] = fill
-        out[:, :, k] = values.reshape(target_shape[:2])
+        corner = target_affine[:3, 2] * k + target_affine[:3, 3]  # where target voxel (0, 0, k) lies
+        along = corner @ stack.normal
+        if not positions[0] - half[0] <= along <= positions[-1] + half[1]:
+            continue
+        s = float(np.interp(along, positions, numbers))
+        low = int(np.floor(s))
+        high, weight = min(low + 1, stack.n_slices - 1), s - low
+        offset = to_source @ (corner - ((1 - weight) * stack.origins[low] + weight * stack.origins[high]))
+
+        def plane(n: int, plane_order: int, mode: str, source=array) -> np.ndarray:
+            return ndimage.affine_transform(np.ascontiguousarray(source[:, :, n]), matrix, offset, plane_shape,
+                                            output=out_type, order=plane_order, mode=mode, cval=fill)
+
+        if order == 0:
+            out[:, :, k] = plane(high if weight >= 0.5 else low, 0, "grid-constant")
+        else:
+            values = (1 - weight) * plane(low, order, "nearest") + (weight * plane(high, order, "nearest") if weight else 0)
+            inside = ndimage.affine_transform(np.ones(array.shape[:2], np.uint8), matrix, offset, plane_shape, order=0,
+                                              mode="grid-constant", cval=0)
+            out[:, :, k] = np.where(inside > 0, values, fill)
         if progress and k % 16 == 0:
             progress(k / target_shape[2])
     return out
+
+
+def _resample_affine(array, source_affine, target_affine, target_shape, order, fill, out_type) -> np.ndarray:
+    """The evenly spaced case in one pass of scipy's affine_transform (target voxel -> source voxel)."""
+    mapping = np.linalg.inv(source_affine) @ target_affine
+    matrix, offset = mapping[:3, :3], mapping[:3, 3]
+    if order == 0:  # 'grid-constant' rounds to the nearest voxel and fills beyond half a voxel
+        return ndimage.affine_transform(array, matrix, offset, target_shape, output=out_type, order=0,
+                                        mode="grid-constant", cval=fill)
+    values = ndimage.affine_transform(array, matrix, offset, target_shape, output=out_type, order=order, mode="nearest")
+    inside = ndimage.affine_transform(np.ones(array.shape, np.uint8), matrix, offset, target_shape, order=0,
+                                      mode="grid-constant", cval=0)
+    values[inside == 0] = fill
+    return values
 
 
 # ---- finding the issues -----------------------------------------------------------------------
