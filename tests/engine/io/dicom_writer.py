@@ -115,3 +115,29 @@ def write_multiframe(volume: np.ndarray, affine_ras: np.ndarray, path: Path) -> 
     stored = ((hu_from_uint8(volume) - INTERCEPT) / SLOPE).astype(np.uint16)
     ds.PixelData = np.ascontiguousarray(stored.transpose(2, 1, 0)).astype("<u2").tobytes()
     ds.save_as(path, enforce_file_format=True)
+
+
+_SKIPPED_VRS = {"SQ", "OB", "OW", "UN", "US", "SS", "UL", "SL", "FL", "FD", "AT"}
+_WRITER_UIDS = {"SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "MediaStorageSOPInstanceUID"}
+
+
+def identifying_values() -> dict[str, str]:
+    """A distinctive value for every text, date, time and UID attribute of PS3.15's Basic Profile
+    (the UIDs that `write_series` makes itself excepted), to write into a series and grep for."""
+    from pydicom.datadict import dictionary_VR
+
+    from engine.io.confidentiality import BASIC_PROFILE
+
+    values = {}
+    for n, (tag, row) in enumerate(sorted(BASIC_PROFILE.items())):
+        vr = dictionary_VR(tag)
+        if vr in _SKIPPED_VRS or row.keyword in _WRITER_UIDS or tag >> 16 in (0x0000, 0x0002):
+            continue
+        day = np.datetime64("1901-01-01") + n * 37
+        date = str(day).replace("-", "")
+        values[row.keyword] = {
+            "AE": f"MKAE{n:05d}", "AS": "047Y", "CS": f"MKCS{n:05d}", "DA": date, "DT": f"{date}0930{n % 60:02d}",
+            "TM": f"0930{n % 60:02d}.{n:06d}", "DS": f"{900000 + n}.125", "IS": f"{700000 + n}",
+            "PN": f"Mk^Person{n:05d}", "UI": generate_uid(),
+        }.get(vr, f"MK{vr}{n:05d}")
+    return values
