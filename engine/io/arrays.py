@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
+from engine.io.limits import check_claimed_size
 from engine.io.volume import Volume, slices_to_volume_layout
 
 _READABLE_SHAPES = ("SpikeView reads a .npy file as a 2D image (rows x columns, optionally x 3 colour channels) "
@@ -19,6 +20,7 @@ _READABLE_SHAPES = ("SpikeView reads a .npy file as a 2D image (rows x columns, 
 
 
 def read_npy(path: Path) -> Volume:
+    _check_header(path)
     try:
         array = np.load(path, allow_pickle=False)  # unpickling a user's file could run code
     except ValueError as exc:
@@ -29,6 +31,19 @@ def read_npy(path: Path) -> Volume:
     if not isinstance(array, np.ndarray):
         raise UserError(f"{path.name} is not a single NumPy array.")
     return array_to_volume(array, path.name)
+
+
+def _check_header(path: Path) -> None:
+    """The shape and type the header claims, against the bytes that follow it."""
+    with open(path, "rb") as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(handle)
+        except ValueError as exc:
+            raise UserError(f"{path.name} is not a NumPy .npy file: its header is damaged or it is another kind of file.") from exc
+        if not dtype.hasobject:
+            check_claimed_size(path.name, shape, dtype.itemsize, path.stat().st_size - handle.tell())
 
 
 def array_to_volume(array: np.ndarray, name: str) -> Volume:

@@ -9,6 +9,7 @@ counts as identifying goes to `Volume.identifiers`, never to `metadata`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +66,7 @@ def _split_metadata(ds: pydicom.Dataset) -> tuple[dict[str, str], dict[str, str]
 
 
 def _has_pixels(ds: pydicom.Dataset) -> bool:
-    return "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds or "Rows" in ds
+    return "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
 
 
 def _read_header(path: Path) -> pydicom.Dataset | None:
@@ -157,7 +158,21 @@ def _pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
     try:
         return ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken or unsupported pixel data
-        raise UserError(f"The pixel data of {path.name} cannot be decoded ({exc}).") from exc
+        log.debug("decoding %s failed", path.name, exc_info=True)
+        raise UserError(_undecodable(ds, path, exc)) from exc
+
+
+def _undecodable(ds: pydicom.Dataset, path: Path, exc: Exception) -> str:
+    text = str(exc)
+    found = re.search(r"less than expected \((\d+) vs (\d+) bytes\)", text)
+    if found:
+        return (f"The pixel data of {path.name} is incomplete ({int(found[1]):,} of {int(found[2]):,} bytes): "
+                "the file is truncated, or its image size (Rows, Columns) is wrong.")
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is not None and syntax.is_compressed:
+        return (f"The pixel data of {path.name} is compressed as {syntax.name}, which this installation "
+                "cannot decode (pylibjpeg or GDCM adds it).")
+    return f"The pixel data of {path.name} cannot be decoded: the file is corrupt."
 
 
 def _scan(stack_crs: np.ndarray, affine_ras: np.ndarray, ds: pydicom.Dataset, extra: dict[str, str],
@@ -293,7 +308,8 @@ def _frames_stack(pixels: np.ndarray, geometry, path: Path) -> tuple[np.ndarray,
 def read_dicom_file_dataset(ds: pydicom.Dataset, path: Path) -> StoredScan:
     """One file (single- or multi-frame)."""
     if not _has_pixels(ds):
-        raise UserError(f"{path.name} is a DICOM file without an image (for example a report or a DICOMDIR).")
+        raise UserError(f"{path.name} holds no image: it is a DICOM file without pixel data (for example a report "
+                        "or a DICOMDIR), or a damaged one.")
     pixels = _pixels(ds, path)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)

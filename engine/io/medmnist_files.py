@@ -10,6 +10,7 @@ import numpy as np
 from engine.data.catalog import get_spec, load_split
 from engine.data.medmnist_data import DatasetSpec, medmnist_flags
 from engine.errors import UserError
+from engine.io.limits import check_readable_file
 from engine.io.volume import Volume, slices_to_volume_layout
 
 _FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
@@ -75,7 +76,11 @@ def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | i
 def load_medmnist_sample(path: Path | str, split: str, index: int) -> Volume:
     """Sample `index` of `split` from a MedMNIST file such as breastmnist.npz or adrenalmnist3d_64.npz."""
     path = Path(path)
+    check_readable_file(path)
     flag, size = parse_medmnist_filename(path)
+    if flag not in medmnist_flags():
+        raise UserError(f"{path.name} is not a MedMNIST file (those are named like breastmnist.npz); save other "
+                        "arrays with numpy.save as .npy.")
     spec = get_spec(flag, size)
     images, labels = load_split(spec, split, path.parent)
     if not 0 <= index < len(images):

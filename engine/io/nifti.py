@@ -7,6 +7,7 @@ import nibabel as nib
 import numpy as np
 
 from engine.errors import UserError
+from engine.io.limits import check_claimed_size
 from engine.io.orientation import orientation_codes
 from engine.io.volume import Volume
 
@@ -27,6 +28,14 @@ def read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
     """Raw (array, affine) as stored, plus a Volume shell with metadata (no array yet)."""
     image = nib.load(str(path))
     shape = image.shape
+    if 0 in shape:
+        raise UserError(f"{path.name} holds no voxels (its grid is {' x '.join(map(str, shape))}).")
+    if len(shape) == 1:
+        raise UserError(f"{path.name} is a line of {shape[0]} values, not an image or a volume.")
+    stored = None
+    if not path.name.lower().endswith(".gz"):
+        stored = path.stat().st_size - max(int(image.header.get("vox_offset", 0)), 352)
+    check_claimed_size(path.name, shape, image.header.get_data_dtype().itemsize, stored)
     if len(shape) > 3 and int(np.prod(shape[3:])) > 1:
         raise UserError(
             f"{path.name} is a 4D volume ({' x '.join(map(str, shape))}); "

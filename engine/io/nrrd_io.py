@@ -7,6 +7,7 @@ import nrrd
 import numpy as np
 
 from engine.errors import UserError
+from engine.io.limits import check_claimed_size
 from engine.io.orientation import LPS_TO_RAS, orientation_codes
 from engine.io.volume import Volume
 
@@ -46,7 +47,13 @@ def nrrd_affine(header: dict) -> np.ndarray:
 
 
 def read_nrrd(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
-    data, header = nrrd.read(str(path), index_order="F")
+    with open(path, "rb") as handle:
+        header = nrrd.read_header(handle)
+        raw = str(header.get("encoding", "")).lower() == "raw" and "data file" not in header
+        stored = path.stat().st_size - handle.tell() if raw else None
+        # at least one byte per voxel: enough to catch a header that claims what no file holds
+        check_claimed_size(path.name, header.get("sizes", ()), 1, stored)
+        data = nrrd.read_data(header, handle, str(path), index_order="F")
     kinds = [str(k).lower() for k in header.get("kinds", [])]
     if data.ndim == 4 and kinds and kinds[0] in ("vector", "rgb-color", "list", "covariant-vector"):
         raise UserError(f"{path.name} holds a vector per voxel ({data.shape[0]} components); SpikeView opens scalar volumes only.")
