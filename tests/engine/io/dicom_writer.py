@@ -141,3 +141,16 @@ def identifying_values() -> dict[str, str]:
             "PN": f"Mk^Person{n:05d}", "UI": generate_uid(),
         }.get(vr, f"MK{vr}{n:05d}")
     return values
+
+
+def finer_grid(affine: np.ndarray, factor: int) -> np.ndarray:
+    """The affine of the same field of view with `factor` times more voxels in-plane (centres kept centred)."""
+    fine = affine.copy()
+    fine[:3, :2] /= factor
+    fine[:3, 3] -= (affine[:3, 0] + affine[:3, 1]) * (factor - 1) / (2 * factor)
+    return fine
+
+
+def upsampled(array: np.ndarray, factor: int) -> np.ndarray:
+    """Each voxel repeated `factor` times in-plane: the array on `finer_grid`."""
+    return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from dicom_writer import write_series
+from dicom_writer import finer_grid, upsampled, write_series
 from engine.errors import UserError
 from engine.io import Volume, load, load_label, resample_label
 
@@ -21,18 +21,6 @@ def brain(volumes_dir: Path) -> tuple[Volume, Volume]:
     image, label = load(volumes_dir / "brain1_image.nrrd"), load(volumes_dir / "brain1_label.nrrd")
     assert np.allclose(image.affine, label.affine) and label.array.sum() > 1000
     return image, label
-
-
-def _finer(affine: np.ndarray, factor: int) -> np.ndarray:
-    """The affine of the same field of view with `factor` times more voxels in-plane."""
-    fine = affine.copy()
-    fine[:3, :2] /= factor
-    fine[:3, 3] -= (affine[:3, 0] + affine[:3, 1]) * (factor - 1) / (2 * factor)  # voxel centres stay centred
-    return fine
-
-
-def _upsampled(array: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +33,7 @@ def scan_256_dicom(brain, tmp_path_factory) -> Path:
 
 def test_a_512_mask_lands_on_the_256_dicom_series(brain, scan_256_dicom: Path, tmp_path: Path) -> None:
     image, label = brain
-    nib.save(nib.Nifti1Image(_upsampled(label.array, 2).astype(np.uint8), _finer(label.affine, 2)), tmp_path / "mask_512.nii.gz")
+    nib.save(nib.Nifti1Image(upsampled(label.array, 2).astype(np.uint8), finer_grid(label.affine, 2)), tmp_path / "mask_512.nii.gz")
     scan = load(scan_256_dicom)
     assert scan.spatial_shape == (256, 256, 25) and np.allclose(scan.affine, image.affine, atol=1e-4)
     overlay = load_label(tmp_path / "mask_512.nii.gz", scan)
@@ -57,10 +45,10 @@ def test_a_512_mask_lands_on_the_256_dicom_series(brain, scan_256_dicom: Path, t
 
 def test_a_256_mask_lands_on_a_512_scan(brain, tmp_path: Path, volumes_dir: Path) -> None:
     image, label = brain
-    nib.save(nib.Nifti1Image(_upsampled(image.array, 2), _finer(image.affine, 2)), tmp_path / "scan_512.nii.gz")
+    nib.save(nib.Nifti1Image(upsampled(image.array, 2), finer_grid(image.affine, 2)), tmp_path / "scan_512.nii.gz")
     scan = load(tmp_path / "scan_512.nii.gz")
     overlay = load_label(volumes_dir / "brain1_label.nrrd", scan)
-    assert np.array_equal(overlay.array, _upsampled(label.array, 2))
+    assert np.array_equal(overlay.array, upsampled(label.array, 2))
 
 
 def test_a_mask_on_a_rotated_grid(brain, tmp_path: Path) -> None:
@@ -84,7 +72,7 @@ def test_a_mask_on_a_rotated_grid(brain, tmp_path: Path) -> None:
 def test_partial_overlap_shows_what_lands_and_says_what_does_not(brain) -> None:
     image, label = brain
     top_cut = Volume(array=image.array[:, :, :15], spacing=image.spacing, affine=image.affine.copy(), name="cut")
-    elsewhere = Volume(array=_upsampled(label.array, 2), spacing=(0.39, 0.39, 6.5), affine=_finer(label.affine, 2), name="mask")
+    elsewhere = Volume(array=upsampled(label.array, 2), spacing=(0.39, 0.39, 6.5), affine=finer_grid(label.affine, 2), name="mask")
     labelled = int(np.count_nonzero(elsewhere.array))
     overlay = resample_label(elsewhere, top_cut)
     assert np.array_equal(overlay.array, label.array[:, :, :15])
@@ -95,9 +83,9 @@ def test_partial_overlap_shows_what_lands_and_says_what_does_not(brain) -> None:
 
 def test_no_overlap_in_space_is_refused_in_one_sentence(brain) -> None:
     image, label = brain
-    far = _finer(label.affine, 2)
+    far = finer_grid(label.affine, 2)
     far[:3, 3] += [0, 0, 1000]
-    mask = Volume(array=_upsampled(label.array, 2), spacing=(0.39, 0.39, 6.5), affine=far, name="mask_far")
+    mask = Volume(array=upsampled(label.array, 2), spacing=(0.39, 0.39, 6.5), affine=far, name="mask_far")
     with pytest.raises(UserError) as caught:
         resample_label(mask, image)
     assert str(caught.value) == ("The label mask_far does not overlap the scan in space (their centres are 1000 mm "
