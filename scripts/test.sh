@@ -8,11 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SPIKEVIEW_SHARED_DATA="${SPIKEVIEW_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
-if ! command -v xvfb-run >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+have_xvfb() { command -v xvfb-run >/dev/null && command -v xauth >/dev/null; }
+if ! have_xvfb && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "Installing Xvfb for the VTK view tests..." >&2
   (apt-get update -qq && apt-get install -y -qq xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-cursor0) >/dev/null
 fi
-if ! command -v xvfb-run >/dev/null; then
+if ! have_xvfb; then
   exec .venv/bin/python -m pytest "$@"
 fi
 set -m  # job control: the tests get a process group of their own, where Ctrl-C is not ignored
