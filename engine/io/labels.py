@@ -63,7 +63,7 @@ def _label_values(volume: Volume) -> np.ndarray:
 
 
 def _grid(volume: Volume) -> str:
-    return f"{' x '.join(map(str, volume.spatial_shape))} grid ({' x '.join(f'{s:.3g}' for s in volume.spacing)} mm)"
+    return f"{' x '.join(map(str, volume.spatial_shape))} ({' x '.join(f'{s:.3g}' for s in volume.spacing)} mm)"
 
 
 def resample_label(label: Volume, reference: Volume) -> Volume:
@@ -93,7 +93,7 @@ def resample_label(label: Volume, reference: Volume) -> Volume:
         label.warnings.append(f"{labelled - landing} of the label's {labelled} labelled voxels lie outside the scan "
                               "and are not shown.")
     source = SliceStack.from_affine(label.affine, label.spatial_shape[2])
-    label.metadata["Resampled"] = f"from its {_grid(label)} onto the scan's {_grid(reference)}, nearest neighbour"
+    label.metadata["Resampled"] = f"from {_grid(label)} to the scan's {_grid(reference)}, nearest neighbour"
     label.array = resample_stack(label.array, source, reference.affine, reference.spatial_shape, order=0, fill=0)
     label.affine, label.spacing = reference.affine.copy(), tuple(reference.spacing)
     return label

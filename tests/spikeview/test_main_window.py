@@ -217,4 +217,4 @@ def test_a_mask_on_another_grid_is_overlaid(qtbot, window, dialogs, dicom_writer
     assert dialogs.errors == []
     overlay = window.session.current.label
     assert overlay.spatial_shape == (256, 256, 25) and np.array_equal(overlay.array, label.array)
-    assert any(t.startswith("Resampled=from its 512 x 512 x 25 grid") for t in window.inspector.texts())
+    assert any(t.startswith("Resampled=from 512 x 512 x 25 (0.391 x 0.391 x 6.5 mm)") for t in window.inspector.texts())

@@ -39,7 +39,8 @@ def test_a_512_mask_lands_on_the_256_dicom_series(brain, scan_256_dicom: Path, t
     overlay = load_label(tmp_path / "mask_512.nii.gz", scan)
     assert overlay.spatial_shape == scan.spatial_shape and np.array_equal(overlay.array, label.array)
     assert overlay.array.dtype == np.int32 and overlay.label_names == {1: "label 1"}
-    assert overlay.metadata["Resampled"].startswith("from its 512 x 512 x 25 grid (0.391 x 0.391 x 6.5 mm) onto the scan's 256 x 256 x 25")
+    assert overlay.metadata["Resampled"]== ("from 512 x 512 x 25 (0.391 x 0.391 x 6.5 mm) to the scan's "
+                                           "256 x 256 x 25 (0.781 x 0.781 x 6.5 mm), nearest neighbour")
     assert overlay.warnings == []
 
 
