@@ -31,8 +31,9 @@ def load_label(path, reference: Volume) -> Volume:
 
 
 __all__ = [
-    "AS_IS", "AXIAL", "CORONAL", "GEOMETRY_CHOICES", "RESAMPLE", "SAGITTAL", "VIEW_AXES", "IDENTIFYING_KEYWORDS",
-    "SUPPORTED_EXTENSIONS", "DatasetFile", "GeometryIssue", "SeriesInfo", "Volume", "as_label", "is_identifying", "file_kind", "find_label_for", "guess_modality",
+    "AS_IS", "AXIAL", "CORONAL", "GEOMETRY_CHOICES", "RESAMPLE", "SAGITTAL", "VIEW_AXES",
+    "IDENTIFYING_KEYWORDS", "SUPPORTED_EXTENSIONS", "DatasetFile", "GeometryIssue", "SeriesInfo", "Volume",
+    "as_label", "is_identifying", "file_kind", "find_label_for", "guess_modality",
     "list_dataset_files", "list_series", "load", "load_label", "load_medmnist_sample", "resample_label",
     "parse_medmnist_filename", "sample_to_volume",
 ]

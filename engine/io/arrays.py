@@ -41,7 +41,8 @@ def _check_header(path: Path) -> None:
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read(handle)
         except ValueError as exc:
-            raise UserError(f"{path.name} is not a NumPy .npy file: its header is damaged or it is another kind of file.") from exc
+            raise UserError(f"{path.name} is not a NumPy .npy file: its header is damaged or it is another kind "
+                            "of file.") from exc
         if not dtype.hasobject:
             check_claimed_size(path.name, shape, dtype.itemsize, path.stat().st_size - handle.tell())
 

@@ -150,7 +150,10 @@ def _resample_slicewise(array, stack, target_affine, target_shape, order, fill, 
     positions, numbers = stack.positions, np.arange(stack.n_slices, dtype=float)
     if positions[0] > positions[-1]:  # np.interp needs ascending positions
         positions, numbers = positions[::-1], numbers[::-1]
-    half = 0.5 * (np.abs(np.diff(positions[[0, 1, -2, -1]]))[[0, 2]] if stack.n_slices > 1 else np.ones(2))
+    # a slice reaches half way to its neighbour (half a millimetre for a single slice)
+    half = (0.5, 0.5)
+    if stack.n_slices > 1:
+        half = (0.5 * abs(positions[1] - positions[0]), 0.5 * abs(positions[-1] - positions[-2]))
     to_source = np.linalg.pinv(np.stack([stack.step_i, stack.step_j], axis=1))  # world offset -> (i, j) of a slice
     matrix, plane_shape = to_source @ target_affine[:3, :2], target_shape[:2]
     if np.allclose(matrix, np.diag(np.diag(matrix)), atol=1e-9):
@@ -166,8 +169,8 @@ def _resample_slicewise(array, stack, target_affine, target_shape, order, fill, 
         high, weight = min(low + 1, stack.n_slices - 1), s - low
         offset = to_source @ (corner - ((1 - weight) * stack.origins[low] + weight * stack.origins[high]))
 
-        def plane(n: int, plane_order: int, mode: str, source=array) -> np.ndarray:
-            return ndimage.affine_transform(np.ascontiguousarray(source[:, :, n]), matrix, offset, plane_shape,
+        def plane(n: int, plane_order: int, mode: str) -> np.ndarray:
+            return ndimage.affine_transform(np.ascontiguousarray(array[:, :, n]), matrix, offset, plane_shape,
                                             output=out_type, order=plane_order, mode=mode, cval=fill)
 
         if order == 0:
