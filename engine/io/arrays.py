@@ -15,6 +15,7 @@ from engine.errors import UserError
 from engine.io.limits import check_claimed_size
 from engine.io.volume import Volume, slices_to_volume_layout
 
+_KINDS = {"U": "text", "S": "bytes", "c": "complex numbers", "V": "records", "M": "dates", "m": "time spans"}
 _READABLE_SHAPES = ("SpikeView reads a .npy file as a 2D image (rows x columns, optionally x 3 colour channels) "
                     "or a 3D volume (slices x rows x columns)")
 
@@ -51,7 +52,8 @@ def array_to_volume(array: np.ndarray, name: str) -> Volume:
     """A NumPy array as a 2D image or a 3D volume (see the module's axis rules)."""
     if array.dtype.names or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
             or np.issubdtype(array.dtype, np.complexfloating):
-        raise UserError(f"{name} holds {array.dtype} values; SpikeView reads arrays of real numbers.")
+        what = _KINDS.get(array.dtype.kind, "values")
+        raise UserError(f"{name} holds {what} ({array.dtype}); SpikeView reads arrays of real numbers.")
     shape = " x ".join(map(str, array.shape)) or "a single number"
     if array.size == 0:
         raise UserError(f"{name} holds no voxels (its shape is {shape}).")

@@ -208,7 +208,8 @@ CORRUPT = [
     BadInput("DICOM file without pixel data", _dicom_without_pixels, "holds no image"),
     BadInput("a text file", lambda m: m.file("notes.txt", b"hello"), "is not a supported file type"),
     BadInput("a path that does not exist", lambda m: m.folder / "missing.nii.gz", "does not exist"),
-    BadInput("a folder without DICOM files", lambda m: m.file("folder/readme.txt", b"x").parent, "holds no DICOM images"),
+    BadInput("a folder without DICOM files", lambda m: m.file("notes/readme.txt", b"x").parent,
+             "The folder notes holds no DICOM images"),
     BadInput("a folder with two series", _two_series, "holds 2 series; choose one"),
 ]
 
@@ -222,8 +223,8 @@ SHAPES = [
     BadInput("0 x 32 x 16 .npy", lambda m: m.npy("empty_grid.npy", np.zeros((0, 32, 16))), "holds no voxels (its shape is 0 x 32 x 16)"),
     BadInput("1D .npy", lambda m: m.npy("line.npy", np.arange(5.0)), "is a 1D array (5)"),
     BadInput("4D .npy", lambda m: m.npy("batch.npy", np.zeros((2, 8, 8, 8))), "is a 4D array (2 x 8 x 8 x 8)"),
-    BadInput("complex .npy", lambda m: m.npy("kspace.npy", np.zeros((8, 8), complex)), "holds complex128 values"),
-    BadInput("text .npy", lambda m: m.npy("words.npy", np.array([["a", "b"], ["c", "d"]])), "holds <U1 values"),
+    BadInput("complex .npy", lambda m: m.npy("kspace.npy", np.zeros((8, 8), complex)), "holds complex numbers (complex128)"),
+    BadInput("text .npy", lambda m: m.npy("words.npy", np.array([["a", "b"], ["c", "d"]])), "holds text (<U1)"),
     BadInput("pickled objects .npy", lambda m: m.npy("objects.npy", np.array([{"a": 1}, None], dtype=object)),
              "never loads those"),
 ]
