@@ -1,4 +1,4 @@
-"""`spikeview-engine`: datasets, train, eval, infer, bench (and snndeep). The last stdout line is JSON.
+"""`spikeview-engine`: datasets, train, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
 
 User mistakes (a missing file, a wrong option) end with one sentence on stderr and exit status 2.
 """
@@ -128,12 +128,44 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 def cmd_infer(args: argparse.Namespace) -> dict:
     from engine.probe.inference import infer
 
-    result = infer(args.run, args.input, record=bool(args.record), split=args.split, index=args.index)
+    result = infer(args.run, args.input, record=bool(args.record), split=args.split, index=args.index,
+                   geometry=args.geometry)
     out = {"input": args.input, **result.to_dict()}
     if args.record:
         out["recording"] = str(result.recording.save(args.record))
         out["firing_rates"] = result.recording.firing_rates()
     return out
+
+
+def cmd_inspect(args: argparse.Namespace) -> dict:
+    """What a scan is, as the app's inspector shows it by default: never its identifiers."""
+    from engine.io import list_series, load, load_label
+
+    path = Path(args.input)
+    series_uid = None
+    if path.is_dir():
+        series = list_series(path)
+        if args.series is None and len(series) > 1:
+            return {"input": args.input, "series": [{"number": n + 1, "modality": s.modality, "images": s.count}
+                                                    for n, s in enumerate(series)]}
+        if args.series is not None and not 1 <= args.series <= len(series):
+            raise UserError(f"--series must be between 1 and {len(series)}, the series in {path.name}.")
+        series_uid = series[(args.series or 1) - 1].uid
+    volume = load(path, series_uid=series_uid, geometry=args.geometry)
+    out = {"input": args.input, **_volume_summary(volume)}
+    if args.label:
+        label = load_label(args.label, volume)
+        out["label"] = {"labels": label.label_names, "resampled": label.metadata.get("Resampled", "no"),
+                        "warnings": label.warnings}
+    return out
+
+
+def _volume_summary(volume) -> dict:
+    return {"name": volume.name, "modality": volume.modality, "shape": list(volume.spatial_shape),
+            "spacing_mm": [round(s, 6) for s in volume.spacing], "data_type": str(volume.array.dtype),
+            "intensity_range": list(volume.intensity_range()),
+            "geometry_issues": [issue.kind for issue in volume.geometry_issues], "warnings": volume.warnings,
+            "metadata": volume.metadata}
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
@@ -187,9 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_eval)
 
+    geometry = dict(choices=["as_is", "resample"], default="as_is",
+                    help="a scan with missing, uneven, tilted or sheared slices: open it as stored (with a "
+                         "warning) or resampled onto an even, straight grid")
+    p = sub.add_parser("inspect", help="what a scan is: size, spacing, geometry warnings, metadata (no identifiers)")
+    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG or .npy file, or a DICOM folder")
+    p.add_argument("--series", type=int, help="which series of a DICOM folder holding several (1 = the largest)")
+    p.add_argument("--geometry", **geometry)
+    p.add_argument("--label", help="a label/mask file to put on the scan's grid")
+    p.set_defaults(func=cmd_inspect)
+
     p = sub.add_parser("infer", help="classify a scan, image or array file with a trained run")
     p.add_argument("--run", required=True)
-    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG file or DICOM folder, or a MedMNIST .npz")
+    p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG or .npy file, DICOM folder, or a MedMNIST .npz")
+    p.add_argument("--geometry", **geometry)
     p.add_argument("--record", metavar="FILE.npz", help="save the spike dynamics as a Recording")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="for a MedMNIST .npz input")
     p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")

@@ -1,6 +1,7 @@
 """Shared fixtures. Real test data is found in one place: `shared_data`."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -36,3 +37,13 @@ def medmnist_root(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def volumes_dir(shared_data: Path) -> Path:
     return shared_data / "volumes"
+
+
+@pytest.fixture(scope="session")
+def dicom_writer():
+    """tests/engine/io/dicom_writer.py: writes real volumes as DICOM series (for engine and app tests)."""
+    path = REPO / "tests" / "engine" / "io" / "dicom_writer.py"
+    spec = importlib.util.spec_from_file_location("spikeview_tests_dicom_writer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -10,7 +10,8 @@ import numpy as np
 from engine.data.catalog import get_spec, load_split
 from engine.data.medmnist_data import DatasetSpec, medmnist_flags
 from engine.errors import UserError
-from engine.io.volume import Volume
+from engine.io.limits import check_readable_file
+from engine.io.volume import Volume, slices_to_volume_layout
 
 _FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
 
@@ -69,14 +70,17 @@ def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | i
     name = f"{spec.flag} {split} #{index}"
     if spec.spatial_dims == 2:
         return Volume(array=np.ascontiguousarray(image), spacing=(1.0, 1.0), modality="OT", metadata=metadata, name=name)
-    array = np.ascontiguousarray(np.transpose(image, (2, 1, 0))[::-1, ::-1, :])
-    return Volume(array=array, spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
+    return Volume(array=slices_to_volume_layout(image), spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
 
 
 def load_medmnist_sample(path: Path | str, split: str, index: int) -> Volume:
     """Sample `index` of `split` from a MedMNIST file such as breastmnist.npz or adrenalmnist3d_64.npz."""
     path = Path(path)
+    check_readable_file(path)
     flag, size = parse_medmnist_filename(path)
+    if flag not in medmnist_flags():
+        raise UserError(f"{path.name} is not a MedMNIST file (those are named like breastmnist.npz); save other "
+                        "arrays with numpy.save as .npy.")
     spec = get_spec(flag, size)
     images, labels = load_split(spec, split, path.parent)
     if not 0 <= index < len(images):

@@ -7,6 +7,7 @@ import nrrd
 import numpy as np
 
 from engine.errors import UserError
+from engine.io.limits import check_claimed_size
 from engine.io.orientation import LPS_TO_RAS, orientation_codes
 from engine.io.volume import Volume
 
@@ -17,6 +18,14 @@ _SPACE_TO_RAS = {
     "ras": np.eye(4),
     "left-anterior-superior": np.diag([-1.0, 1.0, 1.0, 1.0]),
     "las": np.diag([-1.0, 1.0, 1.0, 1.0]),
+}
+
+
+_STRUCTURAL_FIELDS = {
+    "type", "dimension", "space", "space dimension", "sizes", "space directions", "space origin", "kinds",
+    "endian", "encoding", "spacings", "thicknesses", "axis mins", "axis maxs", "centers", "centerings",
+    "labels", "units", "space units", "min", "max", "old min", "old max", "data file", "line skip",
+    "byte skip", "measurement frame", "block size", "sample units",
 }
 
 
@@ -38,7 +47,13 @@ def nrrd_affine(header: dict) -> np.ndarray:
 
 
 def read_nrrd(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
-    data, header = nrrd.read(str(path), index_order="F")
+    with open(path, "rb") as handle:
+        header = nrrd.read_header(handle)
+        raw = str(header.get("encoding", "")).lower() == "raw" and "data file" not in header
+        stored = path.stat().st_size - handle.tell() if raw else None
+        # at least one byte per voxel: enough to catch a header that claims what no file holds
+        check_claimed_size(path.name, header.get("sizes", ()), 1, stored)
+        data = nrrd.read_data(header, handle, str(path), index_order="F")
     kinds = [str(k).lower() for k in header.get("kinds", [])]
     if data.ndim == 4 and kinds and kinds[0] in ("vector", "rgb-color", "list", "covariant-vector"):
         raise UserError(f"{path.name} holds a vector per voxel ({data.shape[0]} components); SpikeView opens scalar volumes only.")
@@ -50,7 +65,9 @@ def read_nrrd(path: Path) -> tuple[np.ndarray, np.ndarray, Volume]:
         data = data[:, :, None]
     affine = nrrd_affine(header)
     metadata = {"Format": "NRRD", "Stored orientation": orientation_codes(affine), "Stored data type": str(data.dtype)}
-    for key in ("space", "encoding", "content"):
+    for key in ("space", "encoding"):
         if key in header:
             metadata[key.capitalize()] = str(header[key])
-    return data, affine, Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata)
+    # free text (content, and the key/value pairs converters fill with DICOM fields) may identify a patient
+    free_text = {str(key): str(value) for key, value in header.items() if key not in _STRUCTURAL_FIELDS}
+    return data, affine, Volume(array=np.empty(0), spacing=(1.0, 1.0, 1.0), metadata=metadata, identifiers=free_text)

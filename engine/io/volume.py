@@ -23,6 +23,12 @@ VIEW_AXES = {SAGITTAL: 0, CORONAL: 1, AXIAL: 2}  # which RAS voxel axis each vie
 _AXIS_CODES = (("L", "R"), ("P", "A"), ("I", "S"))  # (low end, high end) of i, j, k
 
 
+def slices_to_volume_layout(stack: np.ndarray) -> np.ndarray:
+    """A D x H x W stack of images (each slice as it looks, row 0 at the top) in the canonical layout,
+    laid out so the axial view shows stored slice k exactly as stored: i = reversed W, j = reversed H, k = D."""
+    return np.ascontiguousarray(np.transpose(stack, (2, 1, 0))[::-1, ::-1, :])
+
+
 @dataclass
 class Volume:
     """A scan: voxels, geometry and metadata. Patient identifiers live apart in `identifiers`."""
@@ -35,6 +41,7 @@ class Volume:
     name: str = ""
     identifiers: dict[str, str] = field(default_factory=dict, repr=False)
     warnings: list[str] = field(default_factory=list)
+    geometry_issues: list = field(default_factory=list)  # engine.io.geometry.GeometryIssue, told in `warnings`
     is_label: bool = False
     label_names: dict[int, str] = field(default_factory=dict)
 

@@ -64,23 +64,24 @@ class InferenceResult:
                 "predicted_label": self.predicted_label, "label_name": self.label_name}
 
 
-def read_input(source: str | Path | np.ndarray, split: str = "test", index: int = 0) -> np.ndarray:
-    """An array as is; a scan file through `engine.io.load` (NIfTI, DICOM, NRRD, PNG/JPEG); from a
-    MedMNIST .npz file, sample `index` of `split`."""
+def read_input(source: str | Path | np.ndarray, split: str = "test", index: int = 0, geometry: str = "as_is") -> np.ndarray:
+    """An array as is; a scan file through `engine.io.load` (NIfTI, DICOM, NRRD, PNG/JPEG, .npy; `geometry`
+    as there); from a MedMNIST .npz file, sample `index` of `split`."""
     if isinstance(source, np.ndarray):
         return source
     from engine.io import load, load_medmnist_sample  # local: only file inputs need the scan readers
 
     path = Path(source)
-    volume = load_medmnist_sample(path, split, index) if path.suffix == ".npz" else load(path)
+    volume = load_medmnist_sample(path, split, index) if path.suffix == ".npz" else load(path, geometry=geometry)
     return np.asarray(volume.array)
 
 
 def infer(run: LoadedRun | Path | str, source: str | Path | np.ndarray, record: bool = False,
-          max_neurons: int = DEFAULT_MAX_NEURONS, split: str = "test", index: int = 0) -> InferenceResult:
+          max_neurons: int = DEFAULT_MAX_NEURONS, split: str = "test", index: int = 0,
+          geometry: str = "as_is") -> InferenceResult:
     """Classify an array or a file (for a MedMNIST .npz: sample `index` of `split`) with a trained run."""
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
-    sample = prepare_array(read_input(source, split, index), loaded.prep)
+    sample = prepare_array(read_input(source, split, index, geometry), loaded.prep)
     return infer_prepared(loaded, sample, record, max_neurons)
 
 

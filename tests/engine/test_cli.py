@@ -27,15 +27,6 @@ def test_datasets_lists_every_flag_and_what_is_present(capsys, medmnist_root):
     assert rows["pathmnist"]["sizes_present"] == [] and rows["chestmnist"]["classes"] == 14
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["train", "--dataset", "phantom2d", "--epochs", "1", "--batch-size", "50", "--train-limit", "100",
-                 "--model-options", '{"dims": [8, 16, 32]}', "--device", "cpu", "--out", str(out), "--exact-out"])
-    assert code == 0
-    return out
-
-
 def test_train_prints_the_promised_summary(trained_run):
     summary = json.loads((trained_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert summary["epoch"] == 0

@@ -3,7 +3,6 @@ once, before pytest-qt creates it: xcb when a display (Xvfb) is there, else offs
 VTK-in-Qt tests (marked `vtk`) are skipped only when there is no display."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -75,16 +74,6 @@ def window(qtbot, medmnist_root, dialogs):
     yield main
     main.runner.cancel_all()
     main.runner.wait(10000)
-
-
-@pytest.fixture(scope="session")
-def dicom_writer():
-    """tests/engine/io/dicom_writer.py (shared with the engine tests)."""
-    path = Path(__file__).resolve().parents[1] / "engine" / "io" / "dicom_writer.py"
-    spec = importlib.util.spec_from_file_location("spikeview_tests_dicom_writer", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -89,9 +89,9 @@ def test_declined_label_and_menu_label(qtbot, window, dialogs, volumes_dir: Path
     dialogs.answer = dialogs.answer.No
     _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
     assert window.session.current.label is None
-    window.open_label(volumes_dir / "CT_pitch.nii.gz")
+    window.open_label(volumes_dir / "CT_AVM.nii.gz")  # a scan, not a mask (labels on other grids are resampled)
     _idle(qtbot, window)
-    assert "cannot be overlaid" in dialogs.errors[0]
+    assert "not a label map" in dialogs.errors[0]
     window.open_label(volumes_dir / "brain1_label.nrrd")
     _idle(qtbot, window)
     assert window.session.current.label is not None
@@ -181,3 +181,40 @@ def test_console_script_is_declared() -> None:
     text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'spikeview = "spikeview.app:main"' in text
     assert sys.modules.get("vtkmodules.qt") is None or "PySide6" in sys.modules
+
+
+def test_identifiers_are_shown_per_scan_and_never_in_the_title(qtbot, window, dicom_writer, volumes_dir: Path,
+                                                               tmp_path: Path) -> None:
+    image = nib.as_closest_canonical(nib.load(str(volumes_dir / "CT_pitch.nii.gz")))
+    array = np.asarray(image.dataobj).astype(np.uint8)[:, :, 20:28]
+    values = dicom_writer.identifying_values()
+    dicom_writer.write_ct_series(array, image.affine, tmp_path / "scan", extra=values)
+    markers = {v for v in values.values() if len(v) >= 6}
+    _open(qtbot, window, tmp_path / "scan")
+    first = window.session.current
+    assert not [m for m in markers if m in window.windowTitle()]
+    assert not [m for m in markers if m in " ".join(window.inspector.texts())], "hidden until asked"
+    window.inspector.show_identifiers.setChecked(True)
+    assert f"PatientName={values['PatientName']}" in window.inspector.texts()
+    _open(qtbot, window, tmp_path / "scan")  # the same series opened again is another scan: hidden
+    assert not window.inspector.show_identifiers.isChecked()
+    assert not [m for m in markers if m in " ".join(window.inspector.texts())]
+    window.session.set_current(first)  # back to the scan whose identifiers were asked for
+    assert window.inspector.show_identifiers.isChecked() and f"StudyDate={values['StudyDate']}" in window.inspector.texts()
+
+
+def test_a_mask_on_another_grid_is_overlaid(qtbot, window, dialogs, dicom_writer, volumes_dir: Path, tmp_path: Path) -> None:
+    """The report's case: a 512 x 512 mask on the same scan exported as a 256 x 256 DICOM series."""
+    from engine.io import load
+
+    scan, label = load(volumes_dir / "brain1_image.nrrd"), load(volumes_dir / "brain1_label.nrrd")
+    dicom_writer.write_series(scan.array.astype(np.int16), scan.affine, tmp_path / "brain", modality="MR")
+    mask = nib.Nifti1Image(dicom_writer.upsampled(label.array, 2).astype(np.uint8), dicom_writer.finer_grid(label.affine, 2))
+    nib.save(mask, tmp_path / "lesion_512.nii.gz")
+    _open(qtbot, window, tmp_path / "brain")
+    window.open_label(tmp_path / "lesion_512.nii.gz")
+    _idle(qtbot, window)
+    assert dialogs.errors == []
+    overlay = window.session.current.label
+    assert overlay.spatial_shape == (256, 256, 25) and np.array_equal(overlay.array, label.array)
+    assert any(t.startswith("Resampled=from 512 x 512 x 25 (0.391 x 0.391 x 6.5 mm)") for t in window.inspector.texts())
