@@ -11,13 +11,7 @@ See `engine.io.volume` for the orientation conventions. Errors a user can fix ra
 from engine.io.dicom import IDENTIFYING_KEYWORDS, SeriesInfo, list_series
 from engine.io.labels import as_label, find_label_for
 from engine.io.loader import SUPPORTED_EXTENSIONS, file_kind, guess_modality, load
-from engine.io.medmnist_files import (
-    DatasetFile,
-    list_dataset_files,
-    load_medmnist_sample,
-    parse_medmnist_filename,
-    sample_to_volume,
-)
+from engine.io.medmnist_files import load_medmnist_sample, sample_to_volume
 from engine.io.volume import AXIAL, CORONAL, SAGITTAL, VIEW_AXES, Volume
 
 
@@ -28,7 +22,6 @@ def load_label(path, reference: Volume) -> Volume:
 
 __all__ = [
     "AXIAL", "CORONAL", "SAGITTAL", "VIEW_AXES", "IDENTIFYING_KEYWORDS", "SUPPORTED_EXTENSIONS",
-    "DatasetFile", "SeriesInfo", "Volume", "as_label", "file_kind", "find_label_for", "guess_modality",
-    "list_dataset_files", "list_series", "load", "load_label", "load_medmnist_sample",
-    "parse_medmnist_filename", "sample_to_volume",
+    "SeriesInfo", "Volume", "as_label", "file_kind", "find_label_for", "guess_modality",
+    "list_series", "load", "load_label", "load_medmnist_sample", "sample_to_volume",
 ]

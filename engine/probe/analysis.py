@@ -1,17 +1,19 @@
-"""Read-outs of a `Recording` for display: neuron rates with dead/saturated flags, the channel-rate
-matrix of all layers, class scores accumulating over timesteps, attention saliency at the input's
-size, and the energy of one inference. Plain numpy/torch; the app only draws what these return."""
+"""Read-outs of a `Recording` for display, computed once by `analyse` (off the GUI thread):
+class probabilities accumulating over timesteps, the channel-rate matrix of all layers, each
+layer's dead and saturated neurons, and every attention block's saliency at the input's size.
+Plain numpy in the result; the app only draws it.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engine.data.encoders import encode
-from engine.learning.losses import scores_from_outputs
 from engine.models.energy import EnergyReport, estimate_energy
+from engine.models.outputs import scores_from_outputs
 from engine.probe.recording import LayerRecord, Recording
 
 
@@ -30,6 +32,39 @@ class NeuronRates:
         return int(self.saturated.sum())
 
 
+@dataclass
+class RecordingAnalysis:
+    """A Recording with everything the dynamics views show of it."""
+
+    recording: Recording
+    probabilities_over_time: np.ndarray  # [T, classes]: as if the network stopped after t+1 steps
+    layer_names: list[str]
+    channel_rates: np.ndarray  # [layers, max channels], NaN where a layer has fewer channels
+    neuron_rates: dict[str, NeuronRates]
+    saliency: dict[str, np.ndarray] = field(default_factory=dict)  # block → uint8 [T, 1 + heads, *input]
+    energy: EnergyReport | None = None  # of this inference, when it was measured
+
+    def heads(self, block: str) -> int:
+        return int(self.saliency[block].shape[1]) - 1
+
+    def saliency_at(self, block: str, timestep: int, head: int | None = None) -> np.ndarray:
+        """Attention received at `timestep` (one head, or the mean of all when None), in [0, 1] at the input's size."""
+        return self.saliency[block][timestep, 0 if head is None else head + 1].astype(np.float32) / 255
+
+
+def analyse(recording: Recording, energy: EnergyReport | None = None) -> RecordingAnalysis:
+    names, matrix = channel_rate_matrix(recording)
+    return RecordingAnalysis(
+        recording=recording,
+        probabilities_over_time=accumulated_probabilities(recording),
+        layer_names=names,
+        channel_rates=matrix,
+        neuron_rates={name: neuron_rates(layer) for name, layer in recording.layers.items()},
+        saliency={block: saliency_over_time(recording, block) for block in recording.attention},
+        energy=energy,
+    )
+
+
 def neuron_rates(layer: LayerRecord) -> NeuronRates:
     rates = layer.spikes.astype(np.float32).mean(axis=0)
     return NeuronRates(rates, rates == 0.0, rates == 1.0)
@@ -45,21 +80,11 @@ def channel_rate_matrix(recording: Recording) -> tuple[list[str], np.ndarray]:
     return names, matrix
 
 
-def is_multi_label(recording: Recording) -> bool:
-    """Softmax probabilities sum to one; independent sigmoid scores (multi-label) in general do not."""
-    return not np.isclose(float(np.sum(recording.probabilities)), 1.0, atol=1e-3)
-
-
 def accumulated_probabilities(recording: Recording) -> np.ndarray:
     """[T, classes]: the class probabilities the model would give if it stopped after t+1 timesteps."""
     outputs = torch.from_numpy(np.asarray(recording.outputs, dtype=np.float32))[:, None]  # [T, 1, classes]
-    multi_label = is_multi_label(recording)
-    steps = [scores_from_outputs(outputs[:t + 1], multi_label)[0] for t in range(outputs.shape[0])]
+    steps = [scores_from_outputs(outputs[:t + 1], recording.multi_label)[0] for t in range(outputs.shape[0])]
     return torch.stack(steps).numpy()
-
-
-def attention_heads(recording: Recording, block: str) -> int:
-    return int(recording.attention[block].shape[1])
 
 
 def saliency_at_input(recording: Recording, block: str, timestep: int, head: int | None = None) -> np.ndarray:
@@ -73,6 +98,14 @@ def saliency_at_input(recording: Recording, block: str, timestep: int, head: int
     upsampled = F.interpolate(tensor, size=spatial, mode=mode, align_corners=False)[0, 0].numpy()
     low, high = float(upsampled.min()), float(upsampled.max())
     return (upsampled - low) / (high - low) if high > low else np.zeros_like(upsampled)
+
+
+def saliency_over_time(recording: Recording, block: str) -> np.ndarray:
+    """uint8 [T, 1 + heads, *input]: `saliency_at_input` for the mean of the heads, then each head."""
+    heads = int(recording.attention[block].shape[1])
+    maps = [[saliency_at_input(recording, block, t, head) for head in (None, *range(heads))]
+            for t in range(recording.timesteps)]
+    return np.round(np.asarray(maps, dtype=np.float32) * 255).astype(np.uint8)
 
 
 @torch.no_grad()

@@ -38,6 +38,7 @@ class Recording:
     outputs: np.ndarray  # [T, classes] class scores per timestep
     probabilities: np.ndarray  # [classes]
     label_names: list[str] = field(default_factory=list)
+    multi_label: bool = False  # probabilities are independent sigmoids (multi-label task), else a softmax
     layers: dict[str, LayerRecord] = field(default_factory=dict)
     attention: dict[str, np.ndarray] = field(default_factory=dict)  # [T, heads, N, N]
     attention_grid: dict[str, tuple[int, ...]] = field(default_factory=dict)  # token grid of each block
@@ -56,6 +57,7 @@ class Recording:
         meta = {
             "timesteps": self.timesteps,
             "label_names": self.label_names,
+            "multi_label": self.multi_label,
             "layers": {n: {"shape": list(l.shape), "v_threshold": l.v_threshold, "v_reset": l.v_reset,
                            "membrane": l.membrane is not None} for n, l in self.layers.items()},
             "attention_grid": {n: list(g) for n, g in self.attention_grid.items()},
@@ -90,4 +92,4 @@ class Recording:
         grids = {n: tuple(g) for n, g in meta["attention_grid"].items()}
         attention = {name: arrays[f"attention{i}"] for i, name in enumerate(grids)}
         return Recording(meta["timesteps"], arrays["input"], arrays["outputs"], arrays["probabilities"],
-                         meta["label_names"], layers, attention, grids)
+                         meta["label_names"], meta.get("multi_label", False), layers, attention, grids)
