@@ -5,8 +5,6 @@ Plain numpy in the result; the app only draws it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,42 +12,7 @@ import torch.nn.functional as F
 from engine.data.encoders import encode
 from engine.models.energy import EnergyReport, estimate_energy
 from engine.models.outputs import scores_from_outputs
-from engine.probe.recording import LayerRecord, Recording
-
-
-@dataclass
-class NeuronRates:
-    rates: np.ndarray  # [n] firing rate of each recorded neuron over the timesteps
-    dead: np.ndarray  # [n] bool: never fired
-    saturated: np.ndarray  # [n] bool: fired at every timestep
-
-    @property
-    def dead_count(self) -> int:
-        return int(self.dead.sum())
-
-    @property
-    def saturated_count(self) -> int:
-        return int(self.saturated.sum())
-
-
-@dataclass
-class RecordingAnalysis:
-    """A Recording with everything the dynamics views show of it."""
-
-    recording: Recording
-    probabilities_over_time: np.ndarray  # [T, classes]: as if the network stopped after t+1 steps
-    layer_names: list[str]
-    channel_rates: np.ndarray  # [layers, max channels], NaN where a layer has fewer channels
-    neuron_rates: dict[str, NeuronRates]
-    saliency: dict[str, np.ndarray] = field(default_factory=dict)  # block → uint8 [T, 1 + heads, *input]
-    energy: EnergyReport | None = None  # of this inference, when it was measured
-
-    def heads(self, block: str) -> int:
-        return int(self.saliency[block].shape[1]) - 1
-
-    def saliency_at(self, block: str, timestep: int, head: int | None = None) -> np.ndarray:
-        """Attention received at `timestep` (one head, or the mean of all when None), in [0, 1] at the input's size."""
-        return self.saliency[block][timestep, 0 if head is None else head + 1].astype(np.float32) / 255
+from engine.probe.recording import LayerRecord, NeuronRates, Recording, RecordingAnalysis
 
 
 def analyse(recording: Recording, energy: EnergyReport | None = None) -> RecordingAnalysis:

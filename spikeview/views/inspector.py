@@ -1,15 +1,18 @@
-"""The inspector dock: dimensions, spacing, intensity range, labels and metadata of the current scan.
-Patient identifiers stay hidden until the user ticks "Show patient identifiers"."""
+"""The inspector dock: dimensions, spacing, intensity range, labels and metadata of the session's
+current scan. Patient identifiers stay hidden until the user ticks "Show patient identifiers"."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from spikeview.session import OpenScan
+from spikeview.session import OpenScan, Session
 
 
 class Inspector(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """Follows the session's current scan and its label."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.scan: OpenScan | None = None
         self.tree = QTreeWidget()
         self.tree.setColumnCount(2)
@@ -22,6 +25,13 @@ class Inspector(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tree)
         layout.addWidget(self.show_identifiers)
+        session.current_changed.connect(self.set_scan)
+        session.label_changed.connect(self._on_label_changed)
+        self.set_scan(session.current)
+
+    def _on_label_changed(self, scan: OpenScan) -> None:
+        if scan is self.session.current:
+            self.set_scan(scan)
 
     def set_scan(self, scan: OpenScan | None) -> None:
         self.scan = scan

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.probe.recording import Recording
+
 MAX_TRACES = 6
 TRACE_COLOURS = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#fff176", "#f06292")
 
@@ -37,7 +39,7 @@ class TraceView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot)
 
-    def set_recording(self, recording) -> None:
+    def set_recording(self, recording: Recording | None) -> None:
         self.recording = recording
         if recording is None:
             self.selected = []

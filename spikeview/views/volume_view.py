@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.io import Volume
+from engine.io.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,11 @@ def build_pipeline(volume: Volume, renderer, preset: str = "CT soft tissue", win
     return VolumePipeline(image, mapper, actor, prop)
 
 
+def default_render_preset(volume: Volume) -> str:
+    """CT soft tissue for a CT in Hounsfield units, else the MR preset (relative to the scan's window)."""
+    return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
+
+
 def reset_camera_anterior(renderer) -> None:
     """Look at the patient from the front (anterior), head up."""
     camera = renderer.GetActiveCamera()
@@ -192,9 +197,6 @@ class VolumeView(VtkPane):
         self.preset = "CT soft tissue"
         self.window: tuple[float, float] | None = None
 
-    def default_preset(self, volume: Volume) -> str:
-        return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
-
     def set_volume(self, volume: Volume | None, window: tuple[float, float] | None = None) -> None:
         self.volume, self.window = volume, window
         if not self.available:
@@ -204,7 +206,7 @@ class VolumeView(VtkPane):
         if volume is None or volume.spatial_ndim != 3 or min(volume.spatial_shape) < 2:
             self.render()
             return
-        self.preset = self.default_preset(volume)
+        self.preset = default_render_preset(volume)
         self.pipeline = build_pipeline(volume, self.renderer, self.preset, window)
         reset_camera_anterior(self.renderer)
         self.render()
