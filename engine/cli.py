@@ -17,8 +17,6 @@ from engine.data.spec import SPLITS
 from engine.errors import UserError
 from engine.options import DEVICES, TrainConfig, train_options
 
-log = logging.getLogger("engine")
-
 
 def _json_default(value):
     if hasattr(value, "tolist"):

@@ -3,7 +3,6 @@ puts them in docks, menus, a toolbar and a status bar, and connects what one say
 does; dialogs answer the controllers' questions and show their errors."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
@@ -30,7 +29,6 @@ from spikeview.views.dynamics_view import DynamicsView
 from spikeview.views.inspector import Inspector
 from spikeview.views.scan_view import ScanView
 
-log = logging.getLogger(__name__)
 
 WELCOME = (
     "<h2>SpikeView</h2><p>Open a scan with <b>File ▸ Open</b>, drop files here,"

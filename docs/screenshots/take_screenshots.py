@@ -35,6 +35,8 @@ def main() -> int:
     window.screenshot().save(str(HERE / "main_window_3d.png"))
     # 2D: a chest X-ray from PneumoniaMNIST picked in the gallery
     browser = window.browser
+    while not browser.files:
+        app.processEvents()
     browser.open_dataset(next(f for f in browser.files if f.spec.flag == "pneumoniamnist"), "test")
     _wait(app, window)
     browser.class_box.setCurrentIndex(2)

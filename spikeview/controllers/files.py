@@ -2,7 +2,6 @@
 and recordings saved to disk. Every read happens in a job; results go into the session."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +11,14 @@ from PySide6.QtCore import QObject, Signal
 from engine.data.catalog import load_split
 from engine.data.medmnist import DatasetFile, default_data_root, list_dataset_files
 from engine.data.spec import DatasetSpec
-from engine.io import SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label
-from engine.io import sample_to_volume
+from engine.io import (
+    SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label, sample_to_volume,
+)
 from engine.probe.analysis import analyse
 from engine.probe.recording import Recording
 from spikeview.jobs import Job, JobRunner
 from spikeview.session import OpenScan, Session
 
-log = logging.getLogger(__name__)
 
 SCAN_FILE_FILTER = "Scans ({});;All files (*)".format(" ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS))
 __all__ = ["FilesController", "SCAN_FILE_FILTER", "default_data_root"]

@@ -2,34 +2,35 @@
 `spikeview-engine snndeep report`) in the background, and its Markdown report read off the GUI thread."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import UserError
-from engine.snndeep.config import RuleConfig
 from engine.snndeep.report import PipelineConfig, StudyCancelled, run_pipeline
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
 
 REPORT_NAME = "README.md"
+_ENGINE = PipelineConfig(study_dir=Path(), report_dir=Path())  # the engine's defaults
 
 
 @dataclass
 class StudySettings:
-    """The study's settings as the panel's form holds them."""
+    """The study's settings as the panel's form holds them (defaults from the engine's PipelineConfig,
+    but fewer samples: a study started from the app should end in minutes)."""
 
     study_dir: Path | None
     volumes: Path | None = None  # CT volumes to build a demo MSD liver task from
     msd: Path | None = None  # a real MSD Task03_Liver folder
     medmnist: Path | None = None  # a folder with organamnist.npz
-    trials: int = 6
-    folds: int = 3
-    epochs: int = 6
+    trials: int = _ENGINE.trials
+    folds: int = _ENGINE.folds
+    epochs: int = _ENGINE.rule.epochs
     max_train: int = 1500
     max_test: int = 1000
-    bench: bool = True
+    bench: bool = _ENGINE.bench
 
     def pipeline_config(self) -> PipelineConfig:
         if self.study_dir is None:
@@ -39,7 +40,8 @@ class StudySettings:
         return PipelineConfig(
             study_dir=self.study_dir, report_dir=self.study_dir / "report", volumes_dir=self.volumes,
             medmnist_root=self.medmnist, msd_dir=self.msd, trials=self.trials, folds=self.folds,
-            max_train=self.max_train, max_test=self.max_test, rule=RuleConfig(epochs=self.epochs, rounds=5),
+            max_train=self.max_train, max_test=self.max_test,
+            rule=replace(_ENGINE.rule, epochs=self.epochs),
             bench=self.bench,
         )
 

@@ -3,7 +3,6 @@ events into Qt signals; the controller starts, resumes and cancels it, reads a p
 writes metrics CSVs and says which accelerator `auto` would use, all off the GUI thread."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ from engine.runs.listing import new_run_path, write_metrics_csv
 from engine.runs.rundir import RunDir
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
-
-log = logging.getLogger(__name__)
 
 
 class TrainJob(Job):

@@ -3,7 +3,6 @@ split, filterable by class) and the scans open in the session. The files control
 datasets and reads the splits in the background; a clicked thumbnail opens as the session's scan."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from engine.data.spec import SPLITS, DatasetSpec
 from spikeview.controllers.files import FilesController
 from spikeview.session import OpenScan, Session
 
-log = logging.getLogger(__name__)
 
 THUMB_SIZE = 64
 PAGE_SIZE = 512

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
 from spikeview.controllers.runs import RunsController, RunSummary
 from spikeview.session import Session
+from spikeview.views.layouts import header_and_body
 
 COLUMNS = ("run", "dataset", "model", "epochs", "val ACC", "val AUC", "state")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -39,14 +38,7 @@ class RunsList(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.itemDoubleClicked.connect(lambda item, _c: session.set_run(item.data(0, PATH_ROLE)))
         self.tree.currentItemChanged.connect(self._on_current_changed)
-        top = QHBoxLayout()
-        top.addWidget(self.folder_label, 1)
-        top.addWidget(choose)
-        top.addWidget(refresh)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.tree)
+        header_and_body(self, [self.folder_label, choose, refresh], [self.tree])
         controller.listed.connect(self.show_runs)
 
     def show_runs(self, folder: Path, runs: list[RunSummary], select: Path | None = None) -> None:

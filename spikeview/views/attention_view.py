@@ -9,7 +9,6 @@ updated in place, and after the opacity slider rests rather than on every tick.
 """
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,7 +19,6 @@ from engine.probe.recording import RecordingAnalysis
 from spikeview.views.colormaps import lookup_table
 from spikeview.views.volume_view import VtkPane, reset_camera_anterior
 
-log = logging.getLogger(__name__)
 
 MEAN_OF_HEADS = "mean of heads"
 HOT = lookup_table("Hot")

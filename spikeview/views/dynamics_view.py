@@ -7,24 +7,22 @@ controller through `save_recording_requested`.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTabWidget, QWidget
 
 from engine.probe.recording import RecordingAnalysis
 from spikeview.session import Session
 from spikeview.views.attention_view import AttentionView
 from spikeview.views.energy_view import EnergyView
 from spikeview.views.firing_rate_view import FiringRateView
+from spikeview.views.layouts import header_and_body
 from spikeview.views.output_view import OutputView
 from spikeview.views.raster_view import RasterView
 from spikeview.views.timestep_scrubber import TimestepScrubber
 from spikeview.views.trace_view import TraceView
-
-log = logging.getLogger(__name__)
 
 
 class DynamicsView(QWidget):
@@ -50,15 +48,7 @@ class DynamicsView(QWidget):
         png.clicked.connect(self.ask_save_png)
         npz = QPushButton("Save recording…")
         npz.clicked.connect(self.ask_save_recording)
-        top = QHBoxLayout()
-        top.addWidget(self.source_label, 1)
-        top.addWidget(png)
-        top.addWidget(npz)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.scrubber)
-        layout.addWidget(self.tabs, 1)
+        header_and_body(self, [self.source_label, png, npz], [self.scrubber, self.tabs])
         self.scrubber.timestep_changed.connect(session.set_timestep)
         self.raster.neuron_selected.connect(self.traces.add_neuron)
         session.recording_changed.connect(self.show_recording)

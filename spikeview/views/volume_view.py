@@ -7,7 +7,6 @@ black, so `vtk_available()` is False there and the app shows a placeholder inste
 """
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.io.volume import Volume
 
-log = logging.getLogger(__name__)
 
 RENDER_PRESETS = ("CT soft tissue", "CT bone", "MIP", "MR")
 
