@@ -52,10 +52,10 @@ class MainWindow(QMainWindow):
         self.study = StudyController(self.session, self.runner, self)
         presets = window_presets()  # read once, at start-up
         self.scan_view = ScanView(self.session, presets, WELCOME)
-        self.toolbar = DisplayToolbar(self.session, presets)
-        self.addToolBar(self.toolbar)
         self.setCentralWidget(self.scan_view)
         self._build_docks()
+        self.toolbar = DisplayToolbar(self.session, presets)
+        self.addToolBar(self.toolbar)
         self._build_menus()
         self._build_status_bar()
         self._connect()
@@ -78,16 +78,12 @@ class MainWindow(QMainWindow):
         self.snndeep_panel = SnnDeepPanel(self.session, self.study)
         self.browser_dock = self._dock("Browser", self.browser, left)
         self.inspector_dock = self._dock("Inspector", self.inspector, right)
-        self.runs_dock = self._dock("Runs", self.runs_list, left)
-        self.tabifyDockWidget(self.browser_dock, self.runs_dock)
+        self.runs_dock = self._tab_after(self.browser_dock, "Runs", self.runs_list)
         self.browser_dock.raise_()
         self.training_dock = self._dock("Training", self.training_panel, bottom)
-        self.inference_dock = self._dock("Inference", self.inference_panel, bottom)
-        self.dynamics_dock = self._dock("Spike dynamics", self.dynamics, bottom)
-        self.snndeep_dock = self._dock("SNNDeep study", self.snndeep_panel, bottom)
-        self.tabifyDockWidget(self.training_dock, self.inference_dock)
-        self.tabifyDockWidget(self.inference_dock, self.dynamics_dock)
-        self.tabifyDockWidget(self.dynamics_dock, self.snndeep_dock)
+        self.inference_dock = self._tab_after(self.training_dock, "Inference", self.inference_panel)
+        self.dynamics_dock = self._tab_after(self.inference_dock, "Spike dynamics", self.dynamics)
+        self.snndeep_dock = self._tab_after(self.dynamics_dock, "SNNDeep study", self.snndeep_panel)
         self.training_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -96,6 +92,13 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         dock.setMinimumWidth(300)
+        return dock
+
+    def _tab_after(self, neighbour: QDockWidget, title: str, widget: QWidget) -> QDockWidget:
+        """A dock tabbed with `neighbour` at once (docks laid side by side first would leave the sum of
+        their minimum widths on the window)."""
+        dock = self._dock(title, widget, self.dockWidgetArea(neighbour))
+        self.tabifyDockWidget(neighbour, dock)
         return dock
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtWidgets import QApplication
 
 OUT = Path(__file__).resolve().parent
@@ -49,7 +50,9 @@ def main() -> int:
     dynamics.show()
     dynamics.show_recording(session.recording, f"{args.run.name} test #{args.index}")
     dynamics.raster.set_layer(args.layer)
-    dynamics.raster.neuron_selected.emit(args.layer, int(dynamics.raster.layer.spikes.sum(0).argmax()))
+    spikes = dynamics.raster.layer.spikes
+    counts = spikes.sum(0, dtype=np.int64)  # the busiest neuron that does not fire at every step
+    dynamics.raster.neuron_selected.emit(args.layer, int(np.where(counts < len(spikes), counts, -1).argmax()))
     dynamics.scrubber.set_timestep(session.recording.recording.timesteps - 1)
     for index, name in enumerate(TABS):
         dynamics.tabs.setCurrentIndex(index)

@@ -28,6 +28,8 @@ def main() -> int:
 
     window = MainWindow(data_root=DATA / "medmnist")
     window.resize(1400, 860)
+    for dock in (window.training_dock, window.inference_dock, window.dynamics_dock, window.snndeep_dock):
+        dock.hide()  # these pictures are of the scan; the panels have their own
     window.show()
     # 3D: a contrast-enhanced brain MR with the VTK rendering
     window.open_paths([DATA / "volumes" / "MR_Gd.nii.gz"])

@@ -148,6 +148,10 @@ class TrainingController(QObject):
         """The values of the options that come from the catalog and the registry."""
         return {"dataset": list_datasets(), "model": list_models()}
 
+    def config(self, values: dict) -> TrainConfig:
+        """A run's settings from the form's values, reading the datasets in the session's data root."""
+        return TrainConfig(**values, data_root=str(self.session.data_root))
+
     @property
     def running(self) -> bool:
         return self.job is not None and not self.job.done

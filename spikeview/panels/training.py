@@ -77,7 +77,7 @@ class TrainingPanel(QWidget):
 
     # ---- requests --------------------------------------------------------------------------------
     def config(self) -> TrainConfig:
-        return TrainConfig(**self.form.values(), data_root=str(self.session.data_root))
+        return self.controller.config(self.form.values())
 
     def start(self, config: TrainConfig | None = None, run_path: Path | None = None) -> TrainJob | None:
         """Train with the form's settings (or `config`, shown in the form) into `run_path` or a new folder."""
