@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from spikeview import RESEARCH_NOTICE
@@ -260,17 +260,7 @@ class MainWindow(QMainWindow):
     def screenshot(self) -> QImage:
         """The window as an image, with the VTK rendering painted in (grab() leaves it black)."""
         image = self.grab().toImage()
-        volume_view = self.scan_view.ortho_view.volume_view
-        if self.scan_view.currentWidget() is self.scan_view.ortho_view and volume_view.available and volume_view.isVisible():
-            frame = volume_view.capture()
-            if frame is not None:
-                height, width = frame.shape[:2]
-                rendered = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-                ratio = image.devicePixelRatio()
-                rendered.setDevicePixelRatio(ratio * width / max(1, volume_view.vtk_widget.width() * ratio))
-                painter = QPainter(image)
-                painter.drawImage(volume_view.vtk_widget.mapTo(self, QPoint(0, 0)), rendered)
-                painter.end()
+        self.scan_view.paint_rendering(image, self)
         return image
 
     def closeEvent(self, event) -> None:  # noqa: N802

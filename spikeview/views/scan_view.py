@@ -3,7 +3,8 @@ images (and single-slice volumes), or the three orthogonal views with the VTK re
 volumes; its label overlay, window/level presets, colours, and the readout under the mouse."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
 from engine.io.volume import Volume
@@ -99,6 +100,22 @@ class ScanView(QStackedWidget):
 
     def set_render_preset(self, name: str) -> None:
         self.ortho_view.volume_view.set_preset(name)
+
+    def paint_rendering(self, image: QImage, grabbed: QWidget) -> None:
+        """Paint the VTK rendering into `image`, a grab of `grabbed` (a grab leaves VTK's pane black)."""
+        volume_view = self.ortho_view.volume_view
+        if self.currentWidget() is not self.ortho_view or not (volume_view.available and volume_view.isVisible()):
+            return
+        frame = volume_view.capture()
+        if frame is None:
+            return
+        height, width = frame.shape[:2]
+        rendered = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+        ratio = image.devicePixelRatio()
+        rendered.setDevicePixelRatio(ratio * width / max(1, volume_view.vtk_widget.width() * ratio))
+        painter = QPainter(image)
+        painter.drawImage(volume_view.vtk_widget.mapTo(grabbed, QPoint(0, 0)), rendered)
+        painter.end()
 
     # ---- the readout -------------------------------------------------------------------------------
     def _describe_voxel(self, voxel) -> None:
