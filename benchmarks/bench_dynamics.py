@@ -22,12 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.learning.config import TrainConfig  # noqa: E402
+from engine.options import TrainConfig  # noqa: E402
 from engine.probe.recording import LayerRecord, Recording  # noqa: E402
+from spikeview.controllers.training import TrainingController  # noqa: E402
 from spikeview.jobs import JobRunner  # noqa: E402
+from spikeview.panels.training import TrainingPanel  # noqa: E402
 from spikeview.session import Session  # noqa: E402
 from spikeview.views.raster_view import RasterView  # noqa: E402
-from spikeview.views.training_panel import TrainingPanel  # noqa: E402
 
 log = logging.getLogger("bench_dynamics")
 TICK_MS = 5
@@ -39,7 +40,7 @@ def synthetic_recording(spikes_wanted: int = 100_000, timesteps: int = 8, rate: 
     spikes = (rng.random((timesteps, neurons)) < rate).astype(np.uint8)
     layer = LayerRecord("bench", (neurons,), np.arange(neurons), spikes, None, spikes.mean(0, dtype=np.float32)[:1])
     return Recording(timesteps, np.zeros((1, 28, 28), np.float32), np.zeros((timesteps, 2), np.float32),
-                     np.array([0.5, 0.5], np.float32), ["a", "b"], {"bench": layer})
+                     np.array([0.5, 0.5], np.float32), ["a", "b"], layers={"bench": layer})
 
 
 def raster_fps(app: QApplication, frames: int = 200) -> dict:
@@ -66,7 +67,7 @@ def stalls_during_training(app: QApplication, data_root: Path, seconds: float) -
     runs = Path(tempfile.mkdtemp(prefix="bench_dynamics_"))
     session = Session(data_root=data_root)
     session.set_runs_folder(runs)
-    panel = TrainingPanel(session, JobRunner())
+    panel = TrainingPanel(session, TrainingController(session, JobRunner()))
     panel.resize(1100, 600)
     panel.show()
     config = TrainConfig(dataset="breastmnist", data_root=str(data_root), model="sdt_tiny", epochs=50,
@@ -89,9 +90,9 @@ def stalls_during_training(app: QApplication, data_root: Path, seconds: float) -
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
-    steps = panel.batch_steps[-1] if panel.batch_steps else 0
+    steps = panel.plots.batch_steps[-1] if panel.plots.batch_steps else 0
     job.cancel()
-    panel.runner.wait(60000)
+    panel.controller.runner.wait(60000)
     app.processEvents()
     values = np.array(lateness or [0.0])
     return {"stall_p99_ms": float(np.percentile(values, 99)), "stall_max_ms": float(values.max()),

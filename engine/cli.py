@@ -10,12 +10,12 @@ import logging
 import math
 import sys
 import time
-from datetime import datetime
+from dataclasses import fields
 from pathlib import Path
 
+from engine.data.spec import SPLITS
 from engine.errors import UserError
-
-log = logging.getLogger("engine")
+from engine.options import DEVICES, TrainConfig, train_options
 
 
 def _json_default(value):
@@ -37,17 +37,15 @@ def _clean(value):
 
 # -- datasets ------------------------------------------------------------------------------
 def cmd_datasets(args: argparse.Namespace) -> dict:
-    from engine.data.catalog import get_spec, list_datasets
-    from engine.data.medmnist_data import default_data_root
+    from engine.data.catalog import PHANTOM_FLAGS, available_sizes, get_spec, list_datasets
+    from engine.data.medmnist import default_data_root
 
     root = Path(args.data_root) if args.data_root else default_data_root()
     rows = []
     for flag in list_datasets():
         spec = get_spec(flag)
-        sizes = [28, 64] if spec.spatial_dims == 3 else [28, 64, 128, 224]
-        if flag.startswith("phantom"):
-            sizes = [28]
-        present = [s for s in sizes if flag.startswith("phantom") or (root / get_spec(flag, s).filename).exists()]
+        present = [s for s in available_sizes(flag)
+                   if flag in PHANTOM_FLAGS or (root / get_spec(flag, s).filename).exists()]
         rows.append({"flag": flag, "task": spec.task, "classes": spec.num_classes, "channels": spec.n_channels,
                      "dims": spec.spatial_dims, "samples": spec.n_samples, "sizes_present": present})
         print(f"{flag:16s} {spec.spatial_dims}D {spec.task:28s} {spec.num_classes:2d} classes  "
@@ -56,11 +54,6 @@ def cmd_datasets(args: argparse.Namespace) -> dict:
 
 
 # -- train ---------------------------------------------------------------------------------
-def _default_run_dir(args: argparse.Namespace) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(args.out or "runs") / f"{args.dataset}_{args.size}-{args.model}-{stamp}"
-
-
 class _ProgressBar:
     """A tqdm bar on stderr driven by Trainer events."""
 
@@ -85,24 +78,48 @@ class _ProgressBar:
             self.bar.close()
 
 
+def _model_overrides(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError as exc:
+        raise UserError(f"--model-options is not valid JSON ({exc}).") from exc
+    if not isinstance(value, dict):
+        raise UserError('--model-options must be a JSON object, such as {"depth": 2}.')
+    return value
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainConfig` option (engine.options): its default, choices and help."""
+    from engine.models import list_models
+
+    for item in fields(TrainConfig):
+        name, how = item.name, item.metadata["option"]
+        if how.flag == "-":
+            continue
+        flag = how.flag or "--" + name.replace("_", "-")
+        if item.type == "bool":  # on by default: the flag turns it off
+            parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
+                                help=f"turn off {how.help}")
+            continue
+        kinds = {"int": int, "float": float, "int | None": int}  # the rest as text (JSON for a dict)
+        choices = list_models() if name == "model" else (how.choices or None)
+        default = None if item.type == "dict" else item.default
+        parser.add_argument(flag, dest=name, type=kinds.get(item.type, str), choices=choices, default=default,
+                            metavar="JSON" if item.type == "dict" else None, help=how.help)
+
+
 def cmd_train(args: argparse.Namespace) -> dict:
-    from engine.learning.config import TrainConfig
     from engine.learning.trainer import Trainer
+    from engine.runs.listing import new_run_path
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR, the run to continue.")
-    try:
-        overrides = json.loads(args.model_options) if args.model_options else {}
-    except ValueError as exc:
-        raise UserError(f"--model-options is not valid JSON ({exc}).") from exc
-    config = TrainConfig(
-        dataset=args.dataset, size=args.size, data_root=args.data_root, model=args.model,
-        model_overrides=overrides, timesteps=args.timesteps, encoder=args.encoder, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, loss=args.loss, device=args.device, seed=args.seed,
-        augment=not args.no_augment, enhance=args.enhance, train_limit=args.train_limit,
-        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
-    )
-    run_dir = Path(args.out) if (args.resume or args.exact_out) else _default_run_dir(args)
+    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
+    config = TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+    if args.resume or args.exact_out:
+        run_dir = Path(args.out)
+    else:
+        run_dir = new_run_path(args.out or "runs", config.dataset, config.size, config.model)
     trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()], resume=args.resume)
     return trainer.run()
 
@@ -111,10 +128,10 @@ def cmd_train(args: argparse.Namespace) -> dict:
 def cmd_eval(args: argparse.Namespace) -> dict:
     from engine.data.catalog import get_spec
     from engine.data.pipeline import load_split_tensors
-    from engine.learning.trainer import evaluate_split
-    from engine.probe.inference import load_run
+    from engine.learning.evaluation import evaluate_split
+    from engine.models import load_for_run
 
-    loaded = load_run(args.run, tag=args.checkpoint, device=args.device)
+    loaded = load_for_run(args.run, tag=args.checkpoint, device=args.device)
     spec = get_spec(loaded.config.dataset, loaded.config.size)
     root = Path(args.data_root) if args.data_root else (
         Path(loaded.config.data_root) if loaded.config.data_root else None)
@@ -172,7 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     from engine.bench import run_bench
 
     return run_bench(args.model, args.dims, args.size, args.timesteps, args.batch_size,
-                     steps=args.steps, repeats=args.repeats, device=args.device)
+                     steps=args.steps, repeats=args.repeats, device=args.device, run=args.run)
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -188,24 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("train", help="train a model on a dataset (val picks the epoch, test reports)")
-    p.add_argument("--dataset", default="phantom2d", help="a MedMNIST flag (e.g. breastmnist) or phantom2d/3d")
-    p.add_argument("--size", type=int, default=28)
-    p.add_argument("--data-root")
-    p.add_argument("--model", default="sdt_tiny", choices=list_models())
-    p.add_argument("--model-options", help='JSON overrides, e.g. \'{"dims": [32, 64, 128], "depth": 2}\'')
-    p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--encoder", default="direct", choices=["direct", "poisson", "latency"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--warmup-epochs", type=float, default=1.0)
-    p.add_argument("--loss", default="tet", choices=["tet", "ce"])
-    p.add_argument("--enhance", default="none", choices=["none", "equalize", "clahe", "percentile"])
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--train-limit", type=int, help="train on the first N training samples only")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
+    add_train_options(p)
     p.add_argument("--out", help="parent folder of new runs (default ./runs), or the run to --resume")
     p.add_argument("--exact-out", action="store_true", help="use --out itself as the run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -213,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split")
     p.add_argument("--run", required=True)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--data-root")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.set_defaults(func=cmd_eval)
 
     geometry = dict(choices=["as_is", "resample"], default="as_is",
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG or .npy file, DICOM folder, or a MedMNIST .npz")
     p.add_argument("--geometry", **geometry)
     p.add_argument("--record", metavar="FILE.npz", help="save the spike dynamics as a Recording")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="for a MedMNIST .npz input")
+    p.add_argument("--split", default="test", choices=SPLITS, help="for a MedMNIST .npz input")
     p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")
     p.set_defaults(func=cmd_infer)
 
@@ -246,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="cpu", choices=DEVICES[1:])
+    p.add_argument("--run", help="benchmark this trained run's model (its architecture and input size)")
     p.set_defaults(func=cmd_bench)
 
     try:

@@ -38,7 +38,7 @@ def write_sample_scan(path: Path, size: int = 64) -> None:
 
 
 def train_sample_run(run_dir: Path, epochs: int) -> dict:
-    from engine.learning.config import TrainConfig
+    from engine.options import TrainConfig
     from engine.learning.trainer import Trainer
 
     # No augmentation: with 300 training volumes it slowed learning more than it helped generalise.

@@ -34,7 +34,7 @@ class AppInfo:
     python: str
     platform: str
     torch: str
-    accelerator: str  # "CUDA 12.8: NVIDIA H100" or "none (CPU)"
+    accelerator: str  # "CUDA 12.8: NVIDIA H100" or "CPU (torch is a CPU build)"
     log_file: str
     notice: str = RESEARCH_NOTICE
 
@@ -49,19 +49,14 @@ def _build_text() -> str:
     return f"{info.get('build_date', '?')}, commit {info.get('commit', '?')}, {info.get('variant', '?')} build"
 
 
-def _accelerator(torch) -> str:
-    if not torch.cuda.is_available():
-        cuda = f"CUDA {torch.version.cuda} build, no GPU found" if torch.version.cuda else "CPU build"
-        return f"none ({cuda})"
-    return f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name(0)}"
-
-
 def _torch_and_accelerator() -> tuple[str, str]:
     try:
         import torch  # the app has imported it already; the About box is no reason to import it early
+
+        from engine.device import describe_accelerator
     except Exception as exc:  # noqa: BLE001 - a broken installation is what the self-test must report
         return f"cannot be imported ({type(exc).__name__}: {exc})", "unknown"
-    return torch.__version__, _accelerator(torch)
+    return torch.__version__, describe_accelerator()
 
 
 def app_info() -> AppInfo:

@@ -1,38 +1,35 @@
-"""The main window: composition only (docks, menus, toolbar, status bar) and wiring of views to
-the session. Reading and analysis happen in `engine`, off the GUI thread through `jobs`."""
+"""The main window: composition only. It makes the session, the controllers, the panels and the views,
+puts them in docks, menus, a toolbar and a status bar, and connects what one says to what another
+does; dialogs answer the controllers' questions and show their errors."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
-from PySide6.QtWidgets import (
-    QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSlider,
-    QStackedWidget, QToolBar, QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
 
-from engine.io import SUPPORTED_EXTENSIONS, Volume, find_label_for, list_series, load, load_label
 from spikeview import RESEARCH_NOTICE
+from spikeview.controllers.files import SCAN_FILE_FILTER, FilesController, default_data_root
+from spikeview.controllers.inference import InferenceController
+from spikeview.controllers.runs import RunsController
+from spikeview.controllers.study import StudyController
+from spikeview.controllers.training import TrainingController
 from spikeview.jobs import Job, JobRunner
+from spikeview.panels.dataset_browser import DatasetBrowser
+from spikeview.panels.display_toolbar import DisplayToolbar
+from spikeview.panels.inference import InferencePanel
+from spikeview.panels.runs_list import RunsList
+from spikeview.panels.snndeep import SnnDeepPanel
+from spikeview.panels.training import TrainingPanel
 from spikeview.resources import window_presets
 from spikeview.session import OpenScan, Session
-from spikeview.views.colormaps import COLORMAPS
-from spikeview.views.dataset_browser import DatasetBrowser
 from spikeview.views.dialogs import choose_series, show_about, show_error, show_warning
-from spikeview.views.dynamics_panel import DynamicsPanel
-from spikeview.views.inference_panel import InferencePanel
+from spikeview.views.dynamics_view import DynamicsView
 from spikeview.views.inspector import Inspector
-from spikeview.views.ortho_view import OrthoView
-from spikeview.views.runs_list import RunsList
-from spikeview.views.slice_view import SliceView
-from spikeview.views.snndeep_panel import SnnDeepPanel
-from spikeview.views.training_panel import TrainingPanel
-from spikeview.views.volume_view import RENDER_PRESETS, render_to_array
+from spikeview.views.scan_view import ScanView
 
-log = logging.getLogger(__name__)
 
-FILE_FILTER = "Scans ({});;All files (*)".format(" ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS))
 WELCOME = (
     "<h2>SpikeView</h2><p>Open a scan with <b>File ▸ Open</b>, drop files here,"
     " or pick a dataset on the left.</p><p>NIfTI · DICOM · NRRD · PNG/JPEG · MedMNIST</p>"
@@ -41,54 +38,52 @@ WELCOME = (
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: Session | None = None, runner: JobRunner | None = None, data_root: Path | None = None) -> None:
+    def __init__(self, session: Session | None = None, runner: JobRunner | None = None,
+                 data_root: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("SpikeView")
         self.resize(1400, 900)
-        self.session = session or Session(data_root)
+        self.session = session or Session(data_root or default_data_root())
         self.runner = runner or JobRunner(parent=self)
-        self._sample_scan: OpenScan | None = None
-        self._build_views()
-        self._build_toolbar()
+        self.files = FilesController(self.session, self.runner, self)
+        self.runs = RunsController(self.session, self.runner, self)
+        self.training = TrainingController(self.session, self.runner, self)
+        self.inference = InferenceController(self.session, self.runner, self)
+        self.study = StudyController(self.session, self.runner, self)
+        presets = window_presets()  # read once, at start-up
+        self.scan_view = ScanView(self.session, presets, WELCOME)
+        self.setCentralWidget(self.scan_view)
+        self._build_docks()
+        self.toolbar = DisplayToolbar(self.session, presets)
+        self.addToolBar(self.toolbar)
         self._build_menus()
         self._build_status_bar()
         self._connect()
         self.setAcceptDrops(True)
+        self.files.list_datasets()
+        self.runs.refresh()
 
     # ---- construction ----------------------------------------------------------------------------
-    def _build_views(self) -> None:
-        self.welcome = QLabel(WELCOME)
-        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image_view = SliceView(view=None)
-        self.ortho_view = OrthoView()
-        self.stack = QStackedWidget()
-        for page in (self.welcome, self.image_view, self.ortho_view):
-            self.stack.addWidget(page)
-        self.setCentralWidget(self.stack)
-        self.browser = DatasetBrowser(self.session, self.runner)
-        self.inspector = Inspector()
-        self.browser_dock = self._dock("Browser", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._build_spiking_docks()
-
-    def _build_spiking_docks(self) -> None:
-        """Runs beside the browser; training, inference and spike dynamics tabbed along the bottom."""
-        self.runs_list = RunsList(self.session)
-        self.training_panel = TrainingPanel(self.session, self.runner)
-        self.inference_panel = InferencePanel(self.session, self.runner)
-        self.dynamics = DynamicsPanel()
-        self.snndeep_panel = SnnDeepPanel(self.session, self.runner)
-        self.runs_dock = self._dock("Runs", self.runs_list, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.tabifyDockWidget(self.browser_dock, self.runs_dock)
+    def _build_docks(self) -> None:
+        """Browser and runs on the left, the inspector on the right; training, inference, spike
+        dynamics and the SNNDeep study tabbed along the bottom."""
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.browser = DatasetBrowser(self.session, self.files)
+        self.inspector = Inspector(self.session)
+        self.runs_list = RunsList(self.session, self.runs)
+        self.training_panel = TrainingPanel(self.session, self.training)
+        self.inference_panel = InferencePanel(self.session, self.inference)
+        self.dynamics = DynamicsView(self.session)
+        self.snndeep_panel = SnnDeepPanel(self.session, self.study)
+        self.browser_dock = self._dock("Browser", self.browser, left)
+        self.inspector_dock = self._dock("Inspector", self.inspector, right)
+        self.runs_dock = self._tab_after(self.browser_dock, "Runs", self.runs_list)
         self.browser_dock.raise_()
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.training_dock = self._dock("Training", self.training_panel, bottom)
-        self.inference_dock = self._dock("Inference", self.inference_panel, bottom)
-        self.dynamics_dock = self._dock("Spike dynamics", self.dynamics, bottom)
-        self.tabifyDockWidget(self.training_dock, self.inference_dock)
-        self.snndeep_dock = self._dock("SNNDeep study", self.snndeep_panel, bottom)
-        self.tabifyDockWidget(self.inference_dock, self.dynamics_dock)
-        self.tabifyDockWidget(self.dynamics_dock, self.snndeep_dock)
+        self.inference_dock = self._tab_after(self.training_dock, "Inference", self.inference_panel)
+        self.dynamics_dock = self._tab_after(self.inference_dock, "Spike dynamics", self.dynamics)
+        self.snndeep_dock = self._tab_after(self.dynamics_dock, "SNNDeep study", self.snndeep_panel)
         self.training_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -99,28 +94,12 @@ class MainWindow(QMainWindow):
         dock.setMinimumWidth(300)
         return dock
 
-    def _build_toolbar(self) -> None:
-        bar = QToolBar("View")
-        bar.setObjectName("ViewToolbar")
-        self.addToolBar(bar)
-        self.preset_box = QComboBox()
-        self.preset_box.setMinimumWidth(160)
-        self.preset_box.activated.connect(lambda _i: self.apply_window_preset(self.preset_box.currentText()))
-        self.colormap_box = QComboBox()
-        self.colormap_box.addItems(list(COLORMAPS))
-        self.colormap_box.currentTextChanged.connect(self.set_colormap)
-        self.render_box = QComboBox()
-        self.render_box.addItems(list(RENDER_PRESETS))
-        self.render_box.activated.connect(lambda _i: self.ortho_view.volume_view.set_preset(self.render_box.currentText()))
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(40)
-        self.opacity_slider.setMaximumWidth(120)
-        self.opacity_slider.valueChanged.connect(self._on_opacity_changed)
-        for text, widget in (("Window ", self.preset_box), (" Colours ", self.colormap_box),
-                             (" 3D ", self.render_box), (" Label opacity ", self.opacity_slider)):
-            bar.addWidget(QLabel(text))
-            bar.addWidget(widget)
+    def _tab_after(self, neighbour: QDockWidget, title: str, widget: QWidget) -> QDockWidget:
+        """A dock tabbed with `neighbour` at once (docks laid side by side first would leave the sum of
+        their minimum widths on the window)."""
+        dock = self._dock(title, widget, self.dockWidgetArea(neighbour))
+        self.tabifyDockWidget(neighbour, dock)
+        return dock
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -134,18 +113,17 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open File…", self.ask_open_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open DICOM &Folder…", self.ask_open_folder)
-        self.open_label_action = self._action(file_menu, "Open &Label Overlay…", self.ask_open_label)
+        self._action(file_menu, "Open &Label Overlay…", self.ask_open_label)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         self._action(file_menu, "Choose &Data Folder…", self.ask_data_root)
         self._action(file_menu, "Save &Screenshot…", self.ask_save_screenshot)
-        self._action(file_menu, "&Close Scan", self.close_current_scan, QKeySequence.StandardKey.Close)
+        self._action(file_menu, "&Close Scan", self.files.close_current_scan, QKeySequence.StandardKey.Close)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.browser_dock.toggleViewAction())
-        view_menu.addAction(self.inspector_dock.toggleViewAction())
-        for dock in (self.runs_dock, self.training_dock, self.inference_dock, self.dynamics_dock, self.snndeep_dock):
+        for dock in (self.browser_dock, self.inspector_dock, self.runs_dock, self.training_dock,
+                     self.inference_dock, self.dynamics_dock, self.snndeep_dock):
             view_menu.addAction(dock.toggleViewAction())
         run_menu = self.menuBar().addMenu("&Run")
         self._action(run_menu, "&Train…", lambda: self._show_dock(self.training_dock))
@@ -171,242 +149,73 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.notice_label)
 
     def _connect(self) -> None:
-        self.session.current_changed.connect(self._show_scan)
-        self.session.label_changed.connect(self._show_label)
+        self.session.current_changed.connect(self._show_title)
         self.session.recent_changed.connect(self._rebuild_recent_menu)
-        self.browser.sample_opened.connect(self.open_sample)
-        self.browser.load_failed.connect(lambda message: show_error(self, "Could not load the dataset", message))
-        self.image_view.cursor_moved.connect(self._show_cursor)
-        self.ortho_view.cursor_moved.connect(self._show_cursor)
+        self.scan_view.cursor_text.connect(self.cursor_label.setText)
+        self.toolbar.preset_chosen.connect(self.scan_view.apply_window_preset)
+        self.toolbar.colormap_chosen.connect(self.scan_view.set_colormap)
+        self.toolbar.render_chosen.connect(self.scan_view.set_render_preset)
+        self.files.failed.connect(lambda title, message: show_error(self, title, message))
+        self.files.warned.connect(lambda title, message: show_warning(self, title, message))
+        self.files.series_found.connect(self._choose_series)
+        self.files.label_found.connect(self._offer_label)
+        self.training.run_ended.connect(lambda path, _state, _summary: self.runs.refresh(select=path))
+        self.dynamics.save_recording_requested.connect(self.files.save_recording)
+        self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
+        for signal, title in ((self.training.failed, "Training"), (self.inference.failed, "Inference"),
+                              (self.snndeep_panel.error, "The SNNDeep study")):
+            signal.connect(lambda message, t=title: show_error(self, f"{t} did not complete", message))
         self.runner.job_started.connect(self._on_job_started)
-        self._connect_spiking()
         self.runner.job_finished.connect(self._on_job_finished)
 
-    def _connect_spiking(self) -> None:
-        self.runs_list.run_opened.connect(self._open_run)
-        self.runs_list.selection_changed.connect(lambda path: path and self._open_run(path))
-        self.training_panel.probe_recorded.connect(lambda rec: self.show_recording(rec, "Training probe (val sample)"))
-        self.training_panel.run_ended.connect(self._on_training_ended)
-        self.inference_panel.recorded.connect(self.show_recording)
-        self.inference_panel.energy.connect(self.dynamics.set_energy)
-        for panel, title in ((self.training_panel, "Training"), (self.inference_panel, "Inference"),
-                             (self.snndeep_panel, "The SNNDeep study")):
-            panel.error.connect(lambda message, t=title: show_error(self, f"{t} did not complete", message))
-        self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
+    # ---- what the controllers ask ------------------------------------------------------------------
+    def _choose_series(self, folder: Path, series: list) -> None:
+        uid = choose_series(series, folder.name, self)
+        if uid is not None:
+            self.files.open_path(folder, series_uid=uid)
 
-    # ---- runs and dynamics -----------------------------------------------------------------------
+    def _offer_label(self, scan: OpenScan, label_path: Path) -> None:
+        source = scan.source.name if scan.source else scan.title
+        answer = QMessageBox.question(
+            self, "Label found", f"{label_path.name} lies beside {source}. Show it as a coloured overlay?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.files.open_label(label_path, scan)
+
+    def _show_title(self, scan: OpenScan | None) -> None:
+        self.setWindowTitle(f"SpikeView — {scan.title}" if scan is not None else "SpikeView")
+
     def _show_dock(self, dock: QDockWidget) -> None:
         dock.show()
         dock.raise_()
 
-    def _open_run(self, path: Path) -> None:
-        self.training_panel.show_run(path)
-        self.inference_panel.set_run(path)
-
-    def _on_training_ended(self, path: Path, state: str) -> None:
-        self.runs_list.refresh()
-        self.runs_list.select_run(path)
-        if state == "finished":
-            self.inference_panel.set_run(path)
-
-    def show_recording(self, recording, source: str = "") -> None:
-        self.session.set_recording(recording)
-        self.dynamics.set_recording(recording, source)
-
-    def ask_open_recording(self) -> None:
-        from engine.errors import UserError
-        from engine.probe.recording import Recording
-
-        path, _ = QFileDialog.getOpenFileName(self, "Open a recording", "", "Recordings (*.npz)")
-        if not path:
-            return
-        try:
-            self.show_recording(Recording.load(path), f"Recording {Path(path).name}")
-            self._show_dock(self.dynamics_dock)
-        except UserError as exc:
-            show_error(self, "Could not open the recording", str(exc))
-
     # ---- opening ---------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return bool(self.runner.active)
+        return self.files.busy
 
     def open_paths(self, paths) -> None:
-        for path in paths:
-            self.open_path(Path(path))
+        self.files.open_paths(paths)
 
-    def open_path(self, path: Path, series_uid: str | None = None) -> None:
-        """Open a file or DICOM folder in the background; errors end in one dialog."""
-        path = Path(path)
-        if path.is_dir() and series_uid is None:
-            self.runner.run(
-                f"Reading {path.name}", lambda progress, _c: list_series(path, progress),
-                on_success=lambda series: self._on_series_listed(path, series),
-                on_failure=lambda message: self._fail_open(path, message),
-            )
-            return
-        self.runner.run(
-            f"Opening {path.name}", lambda progress, _c: load(path, series_uid=series_uid, progress=progress),
-            on_success=lambda volume: self._on_scan_loaded(path, volume),
-            on_failure=lambda message: self._fail_open(path, message),
-        )
-
-    def _on_series_listed(self, folder: Path, series) -> None:
-        uid = series[0].uid if len(series) == 1 else choose_series(series, folder.name, self)
-        if uid is not None:
-            self.open_path(folder, series_uid=uid)
-
-    def _fail_open(self, path: Path, message: str) -> None:
-        show_error(self, f"Could not open {path.name}", message)
-
-    def _on_scan_loaded(self, path: Path, volume: Volume) -> None:
-        scan = self.session.add_scan(volume, path)
-        if volume.warnings:
-            show_warning(self, f"Opened {path.name} with changes", " ".join(volume.warnings))
-        label_path = find_label_for(path)
-        if label_path is not None:
-            answer = QMessageBox.question(
-                self, "Label found", f"{label_path.name} lies beside {path.name}. Show it as a coloured overlay?"
-            )
-            if answer == QMessageBox.StandardButton.Yes:
-                self.open_label(label_path, scan)
-
-    def open_sample(self, volume: Volume) -> None:
-        """A dataset sample replaces the previous one (the gallery is for browsing)."""
-        if self._sample_scan is not None:
-            self.session.remove_scan(self._sample_scan)
-        self._sample_scan = self.session.add_scan(volume)
-
-    def open_label(self, path: Path, scan: OpenScan | None = None) -> None:
-        scan = scan or self.session.current
-        if scan is None:
-            show_error(self, "No scan open", "Open a scan first, then its label file.")
-            return
-        self.runner.run(
-            f"Opening label {Path(path).name}", lambda _p, _c: load_label(path, scan.volume),
-            on_success=lambda label: self.session.set_label(scan, label),
-            on_failure=lambda message: show_error(self, f"Could not overlay {Path(path).name}", message),
-        )
-
-    def close_current_scan(self) -> None:
-        if self.session.current is not None:
-            if self.session.current is self._sample_scan:
-                self._sample_scan = None
-            self.session.remove_scan(self.session.current)
-
-    # ---- showing ---------------------------------------------------------------------------------
-    def _show_scan(self, scan: OpenScan | None) -> None:
-        self.inspector.set_scan(scan)
-        if scan is None:
-            self.stack.setCurrentWidget(self.welcome)
-            self.image_view.set_volume(None)
-            self.ortho_view.set_volume(None)
-            return
-        volume = scan.volume
-        if volume.spatial_ndim == 3 and min(volume.spatial_shape) > 1:
-            self.image_view.set_volume(None)
-            self.ortho_view.set_volume(volume)
-            self.stack.setCurrentWidget(self.ortho_view)
-            self.render_box.setCurrentText(self.ortho_view.volume_view.preset)
-        else:
-            self.ortho_view.set_volume(None)
-            self.image_view.set_volume(volume, view=None if volume.is_2d else "axial")
-            self.stack.setCurrentWidget(self.image_view)
-        self._fill_presets(volume)
-        self.colormap_box.setEnabled(not volume.is_rgb)
-        self.set_colormap(self.colormap_box.currentText())
-        self._show_label(scan)
-        self.setWindowTitle(f"SpikeView — {scan.title}")
-
-    def _show_label(self, scan: OpenScan) -> None:
-        if scan is not self.session.current:
-            return
-        self.current_view().set_label(scan.label, scan.label_opacity)
-        self.opacity_slider.blockSignals(True)
-        self.opacity_slider.setValue(round(scan.label_opacity * 100))
-        self.opacity_slider.blockSignals(False)
-        self.inspector.set_scan(scan)
-
-    def current_view(self) -> SliceView | OrthoView:
-        return self.ortho_view if self.stack.currentWidget() is self.ortho_view else self.image_view
-
-    def _fill_presets(self, volume: Volume) -> None:
-        presets = window_presets()
-        names = [p.name for p in presets["auto"]]
-        if volume.modality == "CT":
-            names = [p.name for p in presets["CT"]] + names
-        self.preset_box.clear()
-        self.preset_box.addItems(names)
-        self.preset_box.setEnabled(not volume.is_rgb)
-        default = "Auto (1-99 %)"
-        if volume.modality == "CT" and volume.intensity_range()[0] < -200:
-            default = "Soft tissue"
-        self.preset_box.setCurrentText(default)
-        if not volume.is_rgb:
-            self.apply_window_preset(default)
-
-    def apply_window_preset(self, name: str) -> None:
-        scan = self.session.current
-        if scan is None or scan.volume.is_rgb:
-            return
-        preset = next((p for group in window_presets().values() for p in group if p.name == name), None)
-        if preset is None:
-            return
-        if preset.is_auto:
-            low, high = scan.volume.percentile_window(preset.low_percentile, preset.high_percentile)
-        else:
-            low, high = preset.level - preset.window / 2, preset.level + preset.window / 2
-        self.current_view().set_levels(low, high)
-
-    def set_colormap(self, name: str) -> None:
-        self.image_view.set_colormap(name)
-        self.ortho_view.set_colormap(name)
-
-    def _on_opacity_changed(self, value: int) -> None:
-        if self.session.current is not None:
-            self.session.set_label_opacity(self.session.current, value / 100)
-
-    def _show_cursor(self, voxel) -> None:
-        scan = self.session.current
-        if voxel is None or scan is None or not scan.volume.contains(voxel):
-            self.cursor_label.setText("")
-            return
-        volume = scan.volume
-        value = volume.value_at(voxel)
-        value_text = ", ".join(f"{v:.5g}" for v in value) if isinstance(value, tuple) else f"{value:.5g}"
-        position = ", ".join(f"{p:.1f}" for p in volume.world_position(voxel))
-        text = f"voxel ({', '.join(map(str, voxel))}) = {value_text}    position ({position}) mm"
-        if scan.label is not None:
-            text += f"    label {int(scan.label.array[tuple(voxel)])}"
-        self.cursor_label.setText(text)
-
-    # ---- jobs ------------------------------------------------------------------------------------
-    def _on_job_started(self, job: Job) -> None:
-        job.progress.connect(lambda fraction: self.progress_bar.setValue(round(100 * fraction)))
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat(f"{job.title} %p%")
-        self.progress_bar.show()
-        self.statusBar().showMessage(job.title + "…")
-
-    def _on_job_finished(self, _job: Job) -> None:
-        if not self.runner.active:
-            self.progress_bar.hide()
-            self.statusBar().clearMessage()
-
-    # ---- menu actions ----------------------------------------------------------------------------
     def ask_open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open scans", "", FILE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open scans", "", SCAN_FILE_FILTER)
         self.open_paths(paths)
 
     def ask_open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder")
         if folder:
-            self.open_path(Path(folder))
+            self.files.open_path(Path(folder))
 
     def ask_open_label(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a label / mask file", "", FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a label / mask file", "", SCAN_FILE_FILTER)
         if path:
-            self.open_label(Path(path))
+            self.files.open_label(Path(path))
+
+    def ask_open_recording(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a recording", "", "Recordings (*.npz)")
+        if path:
+            self.files.open_recording(Path(path))
+            self._show_dock(self.dynamics_dock)
 
     def ask_data_root(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with MedMNIST .npz files", str(self.session.data_root))
@@ -421,7 +230,7 @@ class MainWindow(QMainWindow):
     def _rebuild_recent_menu(self, paths: list[Path]) -> None:
         self.recent_menu.clear()
         for path in paths:
-            self._action(self.recent_menu, str(path), lambda _checked=False, p=path: self.open_path(p))
+            self._action(self.recent_menu, str(path), lambda _checked=False, p=path: self.files.open_path(p))
         self.recent_menu.setEnabled(bool(paths))
 
     # ---- drag and drop ---------------------------------------------------------------------------
@@ -434,27 +243,30 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
         event.acceptProposedAction()
 
+    # ---- jobs ------------------------------------------------------------------------------------
+    def _on_job_started(self, job: Job) -> None:
+        job.progress.connect(lambda fraction: self.progress_bar.setValue(round(100 * fraction)))
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(f"{job.title} %p%")
+        self.progress_bar.show()
+        self.statusBar().showMessage(job.title + "…")
+
+    def _on_job_finished(self, _job: Job) -> None:
+        if not self.runner.active:
+            self.progress_bar.hide()
+            self.statusBar().clearMessage()
+
     # ---- screenshot ------------------------------------------------------------------------------
     def screenshot(self) -> QImage:
         """The window as an image, with the VTK rendering painted in (grab() leaves it black)."""
         image = self.grab().toImage()
-        volume_view = self.ortho_view.volume_view
-        if self.stack.currentWidget() is self.ortho_view and volume_view.available and volume_view.isVisible():
-            frame = volume_view.capture()
-            if frame is not None:
-                height, width = frame.shape[:2]
-                rendered = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-                ratio = image.devicePixelRatio()
-                rendered.setDevicePixelRatio(ratio * width / max(1, volume_view.vtk_widget.width() * ratio))
-                painter = QPainter(image)
-                painter.drawImage(volume_view.vtk_widget.mapTo(self, QPoint(0, 0)), rendered)
-                painter.end()
+        self.scan_view.paint_rendering(image, self)
         return image
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.runner.cancel_all()
         self.runner.wait(5000)
-        self.ortho_view.volume_view.close()
+        self.scan_view.ortho_view.volume_view.close()
         if self.dynamics.attention.volume_3d is not None:
             self.dynamics.attention.volume_3d.close()
         super().closeEvent(event)

@@ -124,7 +124,7 @@ def _write_secondary_capture(pixels, path: Path) -> None:
 
 
 def check_training_step() -> dict:
-    from engine.learning.config import TrainConfig
+    from engine.options import TrainConfig
     from engine.learning.trainer import Trainer
 
     config = TrainConfig(dataset="phantom2d", epochs=1, batch_size=16, train_limit=16, eval_batch_size=150,

@@ -1,5 +1,7 @@
-"""The app's state without widgets: open scans, their label overlays, the current selection,
-the dataset root and recent files. Views read it and react to its signals."""
+"""The app's state without widgets, the one model the views subscribe to (as napari's Qt widgets
+subscribe to their model's events): open scans with their label overlays and the current one, the
+dataset root and recent files, the runs folder and the chosen run, and the recording the dynamics
+views show with its timestep. Every change is a signal; nothing here reads files or runs torch."""
 from __future__ import annotations
 
 import itertools
@@ -8,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from engine.data.medmnist_data import default_data_root
-from engine.io import Volume
+from engine.io.volume import Volume
+from engine.probe.recording import RecordingAnalysis
 
 MAX_RECENT = 10
 
@@ -30,7 +32,7 @@ class OpenScan:
 
 
 class Session(QObject):
-    """Open scans, selection, data root; emits signals on every change."""
+    """Emits a signal on every change; `data_root` is where the MedMNIST files are."""
 
     scan_added = Signal(object)  # OpenScan
     scan_removed = Signal(object)  # OpenScan
@@ -39,15 +41,20 @@ class Session(QObject):
     data_root_changed = Signal(object)  # Path
     recent_changed = Signal(list)
     runs_folder_changed = Signal(object)  # Path
-    recording_changed = Signal(object)  # engine.probe.recording.Recording | None: what the dynamics views show
+    run_changed = Signal(object)  # Path | None: the run chosen (or trained) last
+    recording_changed = Signal(object, str)  # RecordingAnalysis | None, where it comes from
+    timestep_changed = Signal(int)
 
-    def __init__(self, data_root: Path | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, data_root: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.scans: list[OpenScan] = []
         self.current: OpenScan | None = None
-        self._data_root = Path(data_root) if data_root else default_data_root()
+        self._data_root = Path(data_root)
         self._runs_folder: Path | None = None  # None: <data root>/runs
-        self.recording = None
+        self.run: Path | None = None
+        self.recording: RecordingAnalysis | None = None
+        self.recording_source = ""
+        self.timestep = 0
 
     # ---- scans ---------------------------------------------------------------------------------
     def add_scan(self, volume: Volume, source: Path | None = None) -> OpenScan:
@@ -81,7 +88,7 @@ class Session(QObject):
         scan.label_opacity = max(0.0, min(1.0, opacity))
         self.label_changed.emit(scan)
 
-    # ---- datasets ------------------------------------------------------------------------------
+    # ---- datasets and runs ---------------------------------------------------------------------
     @property
     def data_root(self) -> Path:
         return self._data_root
@@ -92,7 +99,6 @@ class Session(QObject):
         if self._runs_folder is None:
             self.runs_folder_changed.emit(self.runs_folder)
 
-    # ---- runs and the recording shown by the dynamics views -----------------------------------
     @property
     def runs_folder(self) -> Path:
         return self._runs_folder or self._data_root / "runs"
@@ -101,9 +107,22 @@ class Session(QObject):
         self._runs_folder = Path(folder)
         self.runs_folder_changed.emit(self._runs_folder)
 
-    def set_recording(self, recording) -> None:
-        self.recording = recording
-        self.recording_changed.emit(recording)
+    def set_run(self, path: Path | None) -> None:
+        """Choose a run (emitted even when it is the same one: choosing again shows it afresh)."""
+        self.run = Path(path) if path else None
+        self.run_changed.emit(self.run)
+
+    # ---- the recording shown by the dynamics views, and its timestep ----------------------------
+    def set_recording(self, recording: RecordingAnalysis | None, source: str = "") -> None:
+        self.recording, self.recording_source = recording, source
+        if recording is not None:
+            self.timestep = min(self.timestep, recording.recording.timesteps - 1)
+        self.recording_changed.emit(recording, source)
+
+    def set_timestep(self, timestep: int) -> None:
+        last = self.recording.recording.timesteps - 1 if self.recording is not None else 0
+        self.timestep = max(0, min(int(timestep), last))
+        self.timestep_changed.emit(self.timestep)
 
     # ---- recent files (QSettings) --------------------------------------------------------------
     def recent_files(self) -> list[Path]:

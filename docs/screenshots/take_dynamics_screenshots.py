@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtWidgets import QApplication
 
 OUT = Path(__file__).resolve().parent
@@ -26,32 +27,33 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
 
+    from spikeview.controllers.inference import InferenceController
     from spikeview.jobs import JobRunner
+    from spikeview.panels.inference import InferencePanel
     from spikeview.session import Session
-    from spikeview.views.dynamics_panel import DynamicsPanel
-    from spikeview.views.inference_panel import InferencePanel
+    from spikeview.views.dynamics_view import DynamicsView
 
-    inference = InferencePanel(Session(data_root=args.data_root), JobRunner())
+    session = Session(data_root=args.data_root)
+    inference = InferencePanel(session, InferenceController(session, JobRunner()))
     inference.resize(1100, 420)
     inference.show()
-    inference.set_run(args.run)
+    session.set_run(args.run)
     inference.index_spin.setValue(args.index)
-    recordings = []
-    inference.recorded.connect(lambda recording, *_: recordings.append(recording))
     inference.start()
-    while not recordings:
+    while session.recording is None:
         app.processEvents()
     app.processEvents()
     inference.grab().save(str(OUT / "inference_panel.png"))
 
-    dynamics = DynamicsPanel()
+    dynamics = DynamicsView(session)
     dynamics.resize(1100, 620)
     dynamics.show()
-    dynamics.set_recording(recordings[0], f"{args.run.name} test #{args.index}")
-    dynamics.set_energy(inference.outcome.energy)
+    dynamics.show_recording(session.recording, f"{args.run.name} test #{args.index}")
     dynamics.raster.set_layer(args.layer)
-    dynamics.raster.neuron_selected.emit(args.layer, int(dynamics.raster.layer.spikes.sum(0).argmax()))
-    dynamics.scrubber.set_timestep(recordings[0].timesteps - 1)
+    spikes = dynamics.raster.layer.spikes
+    counts = spikes.sum(0, dtype=np.int64)  # the busiest neuron that does not fire at every step
+    dynamics.raster.neuron_selected.emit(args.layer, int(np.where(counts < len(spikes), counts, -1).argmax()))
+    dynamics.scrubber.set_timestep(session.recording.recording.timesteps - 1)
     for index, name in enumerate(TABS):
         dynamics.tabs.setCurrentIndex(index)
         for _ in range(20):

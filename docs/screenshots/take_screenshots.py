@@ -28,6 +28,8 @@ def main() -> int:
 
     window = MainWindow(data_root=DATA / "medmnist")
     window.resize(1400, 860)
+    for dock in (window.training_dock, window.inference_dock, window.dynamics_dock, window.snndeep_dock):
+        dock.hide()  # these pictures are of the scan; the panels have their own
     window.show()
     # 3D: a contrast-enhanced brain MR with the VTK rendering
     window.open_paths([DATA / "volumes" / "MR_Gd.nii.gz"])
@@ -35,6 +37,8 @@ def main() -> int:
     window.screenshot().save(str(HERE / "main_window_3d.png"))
     # 2D: a chest X-ray from PneumoniaMNIST picked in the gallery
     browser = window.browser
+    while not browser.files:
+        app.processEvents()
     browser.open_dataset(next(f for f in browser.files if f.spec.flag == "pneumoniamnist"), "test")
     _wait(app, window)
     browser.class_box.setCurrentIndex(2)

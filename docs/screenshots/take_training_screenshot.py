@@ -22,12 +22,14 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
 
-    from engine.learning.config import TrainConfig
+    from engine.options import TrainConfig
+    from spikeview.controllers.training import TrainingController
     from spikeview.jobs import JobRunner
+    from spikeview.panels.training import TrainingPanel
     from spikeview.session import Session
-    from spikeview.views.training_panel import TrainingPanel
 
-    panel = TrainingPanel(Session(data_root=args.data_root), JobRunner())
+    session = Session(data_root=args.data_root)
+    panel = TrainingPanel(session, TrainingController(session, JobRunner()))
     panel.resize(1300, 620)
     panel.show()
     config = TrainConfig(dataset=args.dataset, data_root=str(args.data_root), epochs=args.epochs, batch_size=32,

@@ -5,13 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.medmnist_data import (
-    DatasetSpec,
-    load_medmnist_split,
-    medmnist_flags,
-    medmnist_spec,
-)
+from engine.data.medmnist import SIZES_2D, SIZES_3D, load_medmnist_split, medmnist_flags, medmnist_spec
 from engine.data.phantom import make_phantom_split, phantom_spec
+from engine.data.spec import DatasetSpec
 
 PHANTOM_FLAGS = {"phantom2d": 2, "phantom3d": 3}
 
@@ -24,6 +20,13 @@ def get_spec(flag: str, size: int = 28) -> DatasetSpec:
     if flag in PHANTOM_FLAGS:
         return phantom_spec(PHANTOM_FLAGS[flag], size)
     return medmnist_spec(flag, size)
+
+
+def available_sizes(flag: str) -> tuple[int, ...]:
+    """The sizes a dataset comes in (the phantoms are made at 28 pixels)."""
+    if flag in PHANTOM_FLAGS:
+        return (28,)
+    return SIZES_3D if get_spec(flag).spatial_dims == 3 else SIZES_2D
 
 
 def load_split(spec: DatasetSpec, split: str, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 
 from engine.errors import UserError
-
-ENCODERS = ("direct", "poisson", "latency")
+from engine.options import ENCODERS
 
 
 def encode(batch: torch.Tensor, timesteps: int, method: str = "direct",

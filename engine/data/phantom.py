@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.data.medmnist_data import DatasetSpec
+from engine.data.spec import DatasetSpec
 
 PHANTOM_LABELS = {0: "no lesion", 1: "hypodense lesion", 2: "hyperdense lesion"}
 PHANTOM_SPLIT_SIZES = {"train": 600, "val": 150, "test": 150}

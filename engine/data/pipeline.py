@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.catalog import channels_first, load_split
-from engine.data.medmnist_data import DatasetSpec
+from engine.data.spec import DatasetSpec
 from engine.data.transforms import enhance
 from engine.errors import UserError
 

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.errors import UserError
-
-ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
+from engine.options import ENHANCEMENTS
 
 
 def enhance(images: np.ndarray, method: str, spatial_dims: int) -> np.ndarray:

@@ -14,13 +14,7 @@ from engine.io.dicom import SeriesInfo, list_series
 from engine.io.geometry import AS_IS, GEOMETRY_CHOICES, RESAMPLE, GeometryIssue
 from engine.io.labels import as_label, find_label_for, resample_label
 from engine.io.loader import SUPPORTED_EXTENSIONS, file_kind, guess_modality, load
-from engine.io.medmnist_files import (
-    DatasetFile,
-    list_dataset_files,
-    load_medmnist_sample,
-    parse_medmnist_filename,
-    sample_to_volume,
-)
+from engine.io.medmnist_files import load_medmnist_sample, sample_to_volume
 from engine.io.volume import AXIAL, CORONAL, SAGITTAL, VIEW_AXES, Volume
 
 
@@ -32,8 +26,7 @@ def load_label(path, reference: Volume) -> Volume:
 
 __all__ = [
     "AS_IS", "AXIAL", "CORONAL", "GEOMETRY_CHOICES", "RESAMPLE", "SAGITTAL", "VIEW_AXES",
-    "IDENTIFYING_KEYWORDS", "SUPPORTED_EXTENSIONS", "DatasetFile", "GeometryIssue", "SeriesInfo", "Volume",
+    "IDENTIFYING_KEYWORDS", "SUPPORTED_EXTENSIONS", "GeometryIssue", "SeriesInfo", "Volume",
     "as_label", "is_identifying", "file_kind", "find_label_for", "guess_modality",
-    "list_dataset_files", "list_series", "load", "load_label", "load_medmnist_sample", "resample_label",
-    "parse_medmnist_filename", "sample_to_volume",
+    "list_series", "load", "load_label", "load_medmnist_sample", "resample_label", "sample_to_volume",
 ]

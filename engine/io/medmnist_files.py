@@ -1,56 +1,17 @@
-"""MedMNIST `.npz` files as scans: find the files under a data root and turn one sample into a Volume."""
+"""One MedMNIST sample as a scan: a stored image or volume turned into a `Volume` (the files themselves
+are `engine.data.medmnist`'s business)."""
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.data.catalog import get_spec, load_split
-from engine.data.medmnist_data import DatasetSpec, medmnist_flags
+from engine.data.medmnist import medmnist_flags, parse_medmnist_filename
+from engine.data.spec import DatasetSpec
 from engine.errors import UserError
 from engine.io.limits import check_readable_file
 from engine.io.volume import Volume, slices_to_volume_layout
-
-_FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
-
-
-@dataclass(frozen=True)
-class DatasetFile:
-    """A MedMNIST file present on disk."""
-
-    spec: DatasetSpec
-    path: Path
-
-    @property
-    def title(self) -> str:
-        return self.spec.flag if self.spec.size == 28 else f"{self.spec.flag} ({self.spec.size}px)"
-
-
-def parse_medmnist_filename(path: Path | str) -> tuple[str, int]:
-    """'adrenalmnist3d_64.npz' -> ('adrenalmnist3d', 64); 'breastmnist.npz' -> ('breastmnist', 28)."""
-    match = _FILENAME.match(Path(path).name)
-    if not match:
-        raise UserError(f"{Path(path).name} is not named like a MedMNIST file (e.g. breastmnist.npz or organmnist3d_64.npz).")
-    return match["flag"], int(match["size"] or 28)
-
-
-def list_dataset_files(root: Path | str) -> list[DatasetFile]:
-    """The MedMNIST files that exist under `root` (nothing is downloaded)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    known = set(medmnist_flags())
-    found = []
-    for path in sorted(root.glob("*.npz")):
-        try:
-            flag, size = parse_medmnist_filename(path)
-            if flag in known:
-                found.append(DatasetFile(get_spec(flag, size), path))
-        except UserError:
-            continue
-    return found
 
 
 def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | int, split: str, index: int) -> Volume:

@@ -2,16 +2,16 @@
 them at each epoch end (the app draws them; the CLI or a notebook can use them the same way)."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from engine.learning.trainer import TrainEvent, Trainer, predict_scores
-
-log = logging.getLogger(__name__)
+from engine.learning.evaluation import predict_scores
+from engine.learning.metrics import one_vs_rest
+from engine.learning.trainer import TrainEvent, Trainer
+from engine.models.outputs import predicted_classes
 
 MULTI_LABEL_COLUMNS = ["TN", "FP", "FN", "TP"]
 
@@ -38,15 +38,6 @@ class EpochCurves:
     roc: list[RocCurve] = field(default_factory=list)
 
 
-def predicted_classes(scores: np.ndarray, task: str, threshold: float = 0.5) -> np.ndarray:
-    """Class decisions as the MedMNIST metrics make them (binary: last column above threshold)."""
-    if task.startswith("multi-label"):
-        return (scores > threshold).astype(np.int64)
-    if task == "binary-class":
-        return (scores[:, -1] > threshold).astype(np.int64)
-    return scores.argmax(axis=1)
-
-
 def confusion_matrix(labels: np.ndarray, scores: np.ndarray, task: str, names: list[str]) -> ConfusionMatrix:
     labels = labels.reshape(len(labels), -1)
     predicted = predicted_classes(scores, task)
@@ -71,14 +62,8 @@ def _curve(name: str, truth: np.ndarray, score: np.ndarray) -> RocCurve | None:
 
 def roc_curves(labels: np.ndarray, scores: np.ndarray, task: str, names: list[str]) -> list[RocCurve]:
     """One curve for a binary task, one-vs-rest per class or per label otherwise."""
-    labels = labels.reshape(len(labels), -1)
-    if task == "binary-class":
-        pairs = [(names[-1], labels[:, 0] == scores.shape[1] - 1, scores[:, -1])]
-    elif task.startswith("multi-label"):
-        pairs = [(names[i], labels[:, i] == 1, scores[:, i]) for i in range(scores.shape[1])]
-    else:
-        pairs = [(names[i], labels[:, 0] == i, scores[:, i]) for i in range(scores.shape[1])]
-    return [curve for curve in (_curve(*p) for p in pairs) if curve is not None]
+    curves = (_curve(names[column], truth, score) for column, truth, score in one_vs_rest(labels, scores, task))
+    return [curve for curve in curves if curve is not None]
 
 
 def epoch_curves_callback(trainer: Trainer, deliver: Callable[[EpochCurves], None]) -> Callable[[TrainEvent], None]:

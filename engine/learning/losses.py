@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.errors import UserError
-
-LOSSES = ("tet", "ce")
+from engine.options import LOSSES
 
 
 def _classification_loss(logits: torch.Tensor, target: torch.Tensor, multi_label: bool) -> torch.Tensor:
@@ -37,10 +36,4 @@ def training_loss(name: str, outputs: torch.Tensor, target: torch.Tensor, multi_
         return tet_loss(outputs, target, multi_label, lam, phi)
     if name == "ce":
         return mean_output_loss(outputs, target, multi_label)
-    raise UserError(f"Unknown loss '{name}'; choose tet or ce.")
-
-
-def scores_from_outputs(outputs: torch.Tensor, multi_label: bool) -> torch.Tensor:
-    """Class probabilities from per-timestep outputs (averaged over time first)."""
-    mean = outputs.float().mean(0)
-    return torch.sigmoid(mean) if multi_label else torch.softmax(mean, dim=-1)
+    raise UserError(f"Unknown loss '{name}'; choose one of: {', '.join(LOSSES)}.")

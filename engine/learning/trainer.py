@@ -2,7 +2,9 @@
 
 It emits `TrainEvent`s to callbacks (start, batch, epoch, probe, finished, cancelled, failed) and
 stops cleanly when `stop()` is called from any thread. The CLI drives it with a progress bar; the
-app drives it from a background thread and turns the events into Qt signals.
+app drives it from a background thread and turns the events into Qt signals. A `SampleProbe` (the
+app passes `engine.probe.recorder.record_sample`) records a validation sample's dynamics every
+`probe_every` steps; without one there are no probe events.
 """
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -21,16 +23,20 @@ from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec
 from engine.data.encoders import encode
-from engine.data.medmnist_data import DatasetSpec
 from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
 from engine.data.transforms import AugmentConfig, augment, augmentation_for
+from engine.device import autocast_for, pick_device
 from engine.errors import UserError
-from engine.learning.config import TrainConfig
-from engine.learning.losses import scores_from_outputs, training_loss
+from engine.learning.evaluation import evaluate_split
+from engine.learning.losses import training_loss
 from engine.learning.metrics import evaluate_scores
-from engine.models import count_parameters, create_model
+from engine.models import build_model, count_parameters
 from engine.models.energy import estimate_energy
-from engine.runs.rundir import RunDir, load_weights
+from engine.models.loading import load_weights
+from engine.models.outputs import scores_from_outputs
+from engine.options import TrainConfig
+from engine.runs.rundir import RunDir
+from engine.runs.selection import selection_score
 
 log = logging.getLogger(__name__)
 
@@ -42,69 +48,18 @@ class TrainEvent:
     step: int = 0
     total_steps: int = 0
     metrics: dict = field(default_factory=dict)
-    recording: object | None = None  # an engine.probe.Recording for "probe" events
+    recording: object | None = None  # what the SampleProbe returned, for "probe" events
     message: str = ""
 
 
 Callback = Callable[[TrainEvent], None]
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but no CUDA GPU is available here.")
-    return torch.device(name)
+class SampleProbe(Protocol):
+    """Records one preprocessed sample's dynamics (`engine.probe.recorder.record_sample` is one)."""
 
-
-def build_model(config: TrainConfig, spec: DatasetSpec) -> torch.nn.Module:
-    return create_model(
-        config.model,
-        in_channels=spec.n_channels,
-        num_classes=spec.num_classes,
-        spatial_dims=spec.spatial_dims,
-        timesteps=config.timesteps,
-        input_size=spec.size,
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in config.model_overrides.items()},
-    )
-
-
-def selection_score(metrics: dict) -> float:
-    """How epochs are compared on `val`: the mean of ACC and AUC (NaN AUC counts as 0.5)."""
-    auc = metrics["auc"] if not math.isnan(metrics["auc"]) else 0.5
-    return (metrics["acc"] + auc) / 2
-
-
-def autocast_for(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
-@torch.no_grad()
-def predict_scores(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int,
-                   encoder: str, device: torch.device, batch_size: int = 256,
-                   multi_label: bool | None = None) -> tuple[np.ndarray, float]:
-    """Probabilities for every sample of a split and the mean loss (CE, or BCE for multi-label)."""
-    multi_label = spec.multi_label if multi_label is None else multi_label
-    model.eval()
-    scores, loss_sum = [], 0.0
-    for start in range(0, len(data), batch_size):
-        images = to_unit_float(data.images[start:start + batch_size]).to(device)
-        labels = data.labels[start:start + batch_size].to(device)
-        with autocast_for(device):
-            outputs = model(encode(images, timesteps, encoder)).float()
-        functional.reset_net(model)
-        loss_sum += training_loss("ce", outputs, labels, multi_label).item() * len(labels)
-        scores.append(scores_from_outputs(outputs, multi_label).cpu().numpy())
-    return np.concatenate(scores), loss_sum / max(len(data), 1)
-
-
-def evaluate_split(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, config: TrainConfig,
-                   device: torch.device) -> dict:
-    scores, loss = predict_scores(model, data, spec, config.timesteps, config.encoder, device,
-                                  config.eval_batch_size)
-    return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)
+    def __call__(self, model: torch.nn.Module, sample: torch.Tensor, timesteps: int, encoder: str,
+                 device: torch.device, label_names: list[str], multi_label: bool) -> object: ...
 
 
 def epoch_generator(seed: int, epoch: int, purpose: str) -> torch.Generator:
@@ -125,7 +80,7 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path | str, callbacks: list[Callback] | None = None,
-                 resume: bool = False) -> None:
+                 resume: bool = False, probe: SampleProbe | None = None) -> None:
         self.run_dir = RunDir(run_dir)
         if resume:  # the run's own settings win; only the epoch budget and the device may change
             saved = TrainConfig.from_dict(self.run_dir.read_config()["train"])
@@ -135,6 +90,7 @@ class Trainer:
         self.config = config
         self.callbacks = list(callbacks or [])
         self.resume = resume
+        self.probe = probe
         self._stop = threading.Event()
         self.device = pick_device(config.device)
 
@@ -180,7 +136,7 @@ class Trainer:
         if not self.run_dir.has_checkpoint("last"):
             raise UserError(f"Cannot resume: {self.run_dir.path} has no last checkpoint.")
         checkpoint = self.run_dir.load_checkpoint("last")
-        load_weights(self.model, checkpoint, self.run_dir.path)
+        load_weights(self.model, checkpoint.model_state, self.run_dir.path)
         optimizer.load_state_dict(checkpoint.optimizer_state)
         schedule.load_state_dict(checkpoint.info["scheduler"])
         start_epoch = checkpoint.info["epoch"] + 1
@@ -232,13 +188,13 @@ class Trainer:
                 step = epoch * steps_per_epoch + batch_index + 1
                 self._emit(TrainEvent("batch", epoch=epoch, step=step, total_steps=total_steps,
                                       metrics={"loss": loss, "lr": schedule.get_last_lr()[0]}))
-                if cfg.probe_every and step % cfg.probe_every == 0:
+                if self.probe is not None and cfg.probe_every and step % cfg.probe_every == 0:
                     self._emit_probe(epoch, step, total_steps)
             seconds = time.perf_counter() - epoch_start
             images_seen += count
             train_seconds += seconds
             val = evaluate_split(self.model, self.splits["val"], self.spec, cfg, self.device)
-            score = selection_score(val)
+            score = selection_score(val["acc"], val["auc"])
             improved = score > best_score
             best_score = max(best_score, score)
             train = evaluate_scores(np.concatenate(seen_labels), np.concatenate(seen_scores), self.spec.task)
@@ -270,16 +226,16 @@ class Trainer:
         return loss.item(), scores_from_outputs(outputs.detach(), self.spec.multi_label).cpu().numpy()
 
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
-        from engine.probe.recorder import record_sample  # local: recording is optional work
-
         sample = to_unit_float(self.splits["val"].images[:1])[0]
-        recording = record_sample(self.model, sample, self.config.timesteps, self.config.encoder, self.device)
+        names = [self.spec.labels[i] for i in sorted(self.spec.labels)]
+        recording = self.probe(self.model, sample, self.config.timesteps, self.config.encoder, self.device,
+                               label_names=names, multi_label=self.spec.multi_label)
         self.model.train()
         self._emit(TrainEvent("probe", epoch=epoch, step=step, total_steps=total_steps, recording=recording))
 
     def _finish(self, images_per_s: float) -> dict:
         best = self.run_dir.load_checkpoint("best")
-        load_weights(self.model, best, self.run_dir.path)
+        load_weights(self.model, best.model_state, self.run_dir.path)
         val = best.info["val"]
         test = evaluate_split(self.model, self.splits["test"], self.spec, self.config, self.device)
         summary = {

@@ -1,33 +1,31 @@
-"""Read-outs of a `Recording` for display: neuron rates with dead/saturated flags, the channel-rate
-matrix of all layers, class scores accumulating over timesteps, attention saliency at the input's
-size, and the energy of one inference. Plain numpy/torch; the app only draws what these return."""
+"""Read-outs of a `Recording` for display, computed once by `analyse` (off the GUI thread):
+class probabilities accumulating over timesteps, the channel-rate matrix of all layers, each
+layer's dead and saturated neurons, and every attention block's saliency at the input's size.
+Plain numpy in the result; the app only draws it.
+"""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engine.data.encoders import encode
-from engine.learning.losses import scores_from_outputs
 from engine.models.energy import EnergyReport, estimate_energy
-from engine.probe.recording import LayerRecord, Recording
+from engine.models.outputs import scores_from_outputs
+from engine.probe.recording import LayerRecord, NeuronRates, Recording, RecordingAnalysis
 
 
-@dataclass
-class NeuronRates:
-    rates: np.ndarray  # [n] firing rate of each recorded neuron over the timesteps
-    dead: np.ndarray  # [n] bool: never fired
-    saturated: np.ndarray  # [n] bool: fired at every timestep
-
-    @property
-    def dead_count(self) -> int:
-        return int(self.dead.sum())
-
-    @property
-    def saturated_count(self) -> int:
-        return int(self.saturated.sum())
+def analyse(recording: Recording, energy: EnergyReport | None = None) -> RecordingAnalysis:
+    names, matrix = channel_rate_matrix(recording)
+    return RecordingAnalysis(
+        recording=recording,
+        probabilities_over_time=accumulated_probabilities(recording),
+        layer_names=names,
+        channel_rates=matrix,
+        neuron_rates={name: neuron_rates(layer) for name, layer in recording.layers.items()},
+        saliency={block: saliency_over_time(recording, block) for block in recording.attention},
+        energy=energy,
+    )
 
 
 def neuron_rates(layer: LayerRecord) -> NeuronRates:
@@ -45,21 +43,11 @@ def channel_rate_matrix(recording: Recording) -> tuple[list[str], np.ndarray]:
     return names, matrix
 
 
-def is_multi_label(recording: Recording) -> bool:
-    """Softmax probabilities sum to one; independent sigmoid scores (multi-label) in general do not."""
-    return not np.isclose(float(np.sum(recording.probabilities)), 1.0, atol=1e-3)
-
-
 def accumulated_probabilities(recording: Recording) -> np.ndarray:
     """[T, classes]: the class probabilities the model would give if it stopped after t+1 timesteps."""
     outputs = torch.from_numpy(np.asarray(recording.outputs, dtype=np.float32))[:, None]  # [T, 1, classes]
-    multi_label = is_multi_label(recording)
-    steps = [scores_from_outputs(outputs[:t + 1], multi_label)[0] for t in range(outputs.shape[0])]
+    steps = [scores_from_outputs(outputs[:t + 1], recording.multi_label)[0] for t in range(outputs.shape[0])]
     return torch.stack(steps).numpy()
-
-
-def attention_heads(recording: Recording, block: str) -> int:
-    return int(recording.attention[block].shape[1])
 
 
 def saliency_at_input(recording: Recording, block: str, timestep: int, head: int | None = None) -> np.ndarray:
@@ -73,6 +61,14 @@ def saliency_at_input(recording: Recording, block: str, timestep: int, head: int
     upsampled = F.interpolate(tensor, size=spatial, mode=mode, align_corners=False)[0, 0].numpy()
     low, high = float(upsampled.min()), float(upsampled.max())
     return (upsampled - low) / (high - low) if high > low else np.zeros_like(upsampled)
+
+
+def saliency_over_time(recording: Recording, block: str) -> np.ndarray:
+    """uint8 [T, 1 + heads, *input]: `saliency_at_input` for the mean of the heads, then each head."""
+    heads = int(recording.attention[block].shape[1])
+    maps = [[saliency_at_input(recording, block, t, head) for head in (None, *range(heads))]
+            for t in range(recording.timesteps)]
+    return np.round(np.asarray(maps, dtype=np.float32) * 255).astype(np.uint8)
 
 
 @torch.no_grad()

@@ -1,4 +1,8 @@
-"""Inference from a trained run on a dataset sample, an array, or a scan file, as the run was trained."""
+"""Inference from a trained run on a dataset sample, an array, or a scan file, as the run was trained.
+
+The model comes from `engine.models.load_for_run` (batch norm folded), the input goes through the
+run's own preprocessing; the recorded dynamics and the energy of the inference are optional.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,49 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from engine.data.catalog import get_spec
-from engine.data.pipeline import Preprocessing, prepare_array
-from engine.errors import UserError
-from engine.learning.config import TrainConfig
-from engine.learning.losses import scores_from_outputs
-from engine.learning.trainer import build_model, pick_device
-from engine.data.encoders import encode
-from engine.probe.recorder import DEFAULT_MAX_NEURONS, record_sample
-from engine.probe.recording import Recording
-from engine.runs.rundir import RunDir, load_weights
 from spikingjelly.activation_based import functional
 
-
-@dataclass
-class LoadedRun:
-    """A trained model ready for inference, with everything needed to prepare its input."""
-
-    path: Path
-    model: torch.nn.Module
-    config: TrainConfig
-    prep: Preprocessing
-    task: str
-    label_names: list[str]
-    device: torch.device
-
-    @property
-    def multi_label(self) -> bool:
-        return self.task.startswith("multi-label")
-
-
-def load_run(run_dir: Path | str, tag: str = "best", device: str = "auto") -> LoadedRun:
-    run = RunDir(run_dir)
-    saved = run.read_config()
-    config = TrainConfig.from_dict(saved["train"])
-    spec = get_spec(config.dataset, config.size)
-    model = build_model(config, spec)
-    load_weights(model, run.load_checkpoint(tag), run.path)
-    torch_device = pick_device(device)
-    model.to(torch_device).eval()
-    labels = saved["dataset"]["labels"]
-    return LoadedRun(run.path, model, config, Preprocessing(**saved["preprocessing"]), spec.task,
-                     [labels[str(i)] for i in range(len(labels))], torch_device)
+from engine.data.catalog import get_spec, load_split
+from engine.data.encoders import encode
+from engine.data.pipeline import prepare_array
+from engine.errors import UserError
+from engine.models.energy import EnergyReport
+from engine.models.loading import LoadedRun, load_for_run
+from engine.models.outputs import scores_from_outputs
+from engine.probe.analysis import sample_energy
+from engine.probe.recorder import DEFAULT_MAX_NEURONS, record_sample
+from engine.probe.recording import Recording
 
 
 @dataclass
@@ -58,6 +31,7 @@ class InferenceResult:
     label_name: str
     model_input: np.ndarray  # [C, *spatial]: what the model actually saw
     recording: Recording | None = None
+    energy: EnergyReport | None = None
 
     def to_dict(self) -> dict:
         return {"probabilities": [float(p) for p in self.probabilities],
@@ -76,18 +50,28 @@ def read_input(source: str | Path | np.ndarray, split: str = "test", index: int 
     return np.asarray(volume.array)
 
 
+def run_dataset_sample(loaded: LoadedRun, split: str, index: int) -> tuple[np.ndarray, str]:
+    """Sample `index` of `split` of the dataset the run was trained on, and a short description of it."""
+    cfg = loaded.config
+    spec = get_spec(cfg.dataset, cfg.size)
+    images, _labels = load_split(spec, split, Path(cfg.data_root) if cfg.data_root else None)
+    if not 0 <= index < len(images):
+        raise UserError(f"The {split} split has {len(images)} samples; #{index} does not exist.")
+    return images[index], f"{spec.flag} {split} #{index}"
+
+
 def infer(run: LoadedRun | Path | str, source: str | Path | np.ndarray, record: bool = False,
           max_neurons: int = DEFAULT_MAX_NEURONS, split: str = "test", index: int = 0,
-          geometry: str = "as_is") -> InferenceResult:
+          geometry: str = "as_is", energy: bool = False) -> InferenceResult:
     """Classify an array or a file (for a MedMNIST .npz: sample `index` of `split`) with a trained run."""
-    loaded = run if isinstance(run, LoadedRun) else load_run(run)
+    loaded = run if isinstance(run, LoadedRun) else load_for_run(run)
     sample = prepare_array(read_input(source, split, index, geometry), loaded.prep)
-    return infer_prepared(loaded, sample, record, max_neurons)
+    return infer_prepared(loaded, sample, record, max_neurons, energy)
 
 
 @torch.no_grad()
 def infer_prepared(loaded: LoadedRun, sample: torch.Tensor, record: bool = False,
-                   max_neurons: int = DEFAULT_MAX_NEURONS) -> InferenceResult:
+                   max_neurons: int = DEFAULT_MAX_NEURONS, energy: bool = False) -> InferenceResult:
     """Inference on an already preprocessed sample [C, *spatial] in [0, 1] (e.g. a dataset item)."""
     cfg = loaded.config
     recording = None
@@ -99,7 +83,7 @@ def infer_prepared(loaded: LoadedRun, sample: torch.Tensor, record: bool = False
         outputs = loaded.model(encode(sample.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
         functional.reset_net(loaded.model)
         probabilities = scores_from_outputs(outputs.float(), loaded.multi_label)[0].cpu().numpy()
+    report = sample_energy(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device) if energy else None
     predicted = int(np.argmax(probabilities))
-    if not loaded.label_names:
-        raise UserError(f"The run {loaded.path} has no label names in its config.")
-    return InferenceResult(probabilities, predicted, loaded.label_names[predicted], sample.cpu().numpy(), recording)
+    return InferenceResult(probabilities, predicted, loaded.label_names[predicted], sample.cpu().numpy(),
+                           recording, report)

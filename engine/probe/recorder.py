@@ -1,7 +1,9 @@
 """Record a model's dynamics with forward hooks, without touching the model's code.
 
-`Recorder` attaches to every multi-step LIF neuron (spikes and membrane potentials) and every
-spike-driven attention block (Q·Kᵀ maps); use it as a context manager so hooks are always removed.
+A `Recorder` watches the module types it is given, as SpikingJelly's monitors do: spiking neurons
+(spikes and membrane potentials; by default every SpikingJelly neuron) and attention blocks (their
+Q·Kᵀ maps; by default the spike-driven self-attention, whose `attention_map` tap it switches on).
+Use it as a context manager so that the hooks are always removed.
 """
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from engine.data.encoders import encode
-from engine.learning.losses import scores_from_outputs
-from engine.models.spike_driven_transformer import AttentionTap, SpikeDrivenSelfAttention
+from engine.models.outputs import scores_from_outputs
+from engine.models.spike_driven_transformer import SpikeDrivenSelfAttention
 from engine.probe.recording import LayerRecord, Recording
 
 DEFAULT_MAX_NEURONS = 4096
+NEURON_TYPES: tuple[type[nn.Module], ...] = (neuron.BaseNode,)
+ATTENTION_TYPES: tuple[type[nn.Module], ...] = (SpikeDrivenSelfAttention,)
 
 
 def evenly_spaced(total: int, cap: int) -> np.ndarray:
@@ -25,28 +29,34 @@ def evenly_spaced(total: int, cap: int) -> np.ndarray:
 
 
 class Recorder:
-    """Hooks that capture the first sample of a batch; `max_neurons` bounds memory per layer."""
+    """Hooks that capture the first sample of a batch; `max_neurons` bounds memory per layer.
 
-    def __init__(self, model: nn.Module, max_neurons: int = DEFAULT_MAX_NEURONS, membrane: bool = True) -> None:
-        self.model = model
+    `neuron_types`: modules whose output is spikes [T, B, C, *spatial] (membrane from `v_seq`).
+    `attention_types`: modules with an `attention_map` tap returning Q·Kᵀ [T, B, heads, N, N] when
+    enabled; the token grid is read from their input [T, B, C, *grid].
+    """
+
+    def __init__(self, model: nn.Module, max_neurons: int = DEFAULT_MAX_NEURONS, membrane: bool = True,
+                 neuron_types: tuple[type[nn.Module], ...] = NEURON_TYPES,
+                 attention_types: tuple[type[nn.Module], ...] = ATTENTION_TYPES) -> None:
         self.max_neurons = max_neurons
         self.membrane = membrane
         self.layers: dict[str, LayerRecord] = {}
         self.attention: dict[str, np.ndarray] = {}
         self.grids: dict[str, tuple[int, ...]] = {}
         self._handles: list = []
-        self._neurons = {n: m for n, m in model.named_modules() if isinstance(m, neuron.BaseNode)}
+        self._neurons = {n: m for n, m in model.named_modules() if isinstance(m, neuron_types)}
+        self._attention = {n: m for n, m in model.named_modules() if isinstance(m, attention_types)}
         self._saved_store_v = {n: m.store_v_seq for n, m in self._neurons.items()}
 
     def __enter__(self) -> "Recorder":
         for name, node in self._neurons.items():
             node.store_v_seq = self.membrane
             self._handles.append(node.register_forward_hook(self._neuron_hook(name)))
-        for name, module in self.model.named_modules():
-            if isinstance(module, SpikeDrivenSelfAttention):
-                self._handles.append(module.register_forward_pre_hook(self._grid_hook(name)))
-                module.attention_map.enabled = True
-                self._handles.append(module.attention_map.register_forward_hook(self._attention_hook(name)))
+        for name, block in self._attention.items():
+            self._handles.append(block.register_forward_pre_hook(self._grid_hook(name)))
+            block.attention_map.enabled = True
+            self._handles.append(block.attention_map.register_forward_hook(self._attention_hook(name)))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -55,9 +65,8 @@ class Recorder:
         self._handles.clear()
         for name, node in self._neurons.items():
             node.store_v_seq = self._saved_store_v[name]
-        for module in self.model.modules():
-            if isinstance(module, AttentionTap):
-                module.enabled = False
+        for block in self._attention.values():
+            block.attention_map.enabled = False
 
     def _neuron_hook(self, name: str):
         def hook(node: nn.Module, _inputs, spikes: torch.Tensor) -> None:
@@ -107,6 +116,7 @@ def record_sample(model: nn.Module, sample: torch.Tensor, timesteps: int, encode
         outputs=outputs[:, 0].cpu().numpy(),
         probabilities=scores_from_outputs(outputs, multi_label)[0].cpu().numpy(),
         label_names=list(label_names or []),
+        multi_label=multi_label,
         layers=recorder.layers,
         attention=recorder.attention,
         attention_grid=recorder.grids,

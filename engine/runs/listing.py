@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
 from engine.runs.rundir import CONFIG, RunDir
+from engine.runs.selection import selection_score
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def summarize_run(path: Path) -> RunSummary:
     run = RunDir(path)
     config = run.read_config()
     rows = run.read_metrics()
-    best = max(rows, key=lambda r: (r.get("val_acc", 0.0) + r.get("val_auc", 0.0)), default={})
+    best = max(rows, key=lambda r: selection_score(r.get("val_acc", 0.0), r.get("val_auc", math.nan)), default={})
     train = config.get("train", {})
     return RunSummary(
         path=Path(path), dataset=train.get("dataset", "?"), model=train.get("model", "?"),
@@ -74,9 +76,9 @@ def list_runs(folder: Path | str) -> list[RunSummary]:
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 
 
-def new_run_path(folder: Path | str, dataset: str, model: str) -> Path:
-    """A fresh, not yet existing directory name such as `breastmnist-sdt_tiny-20250101-120000`."""
-    stem = f"{dataset}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+def new_run_path(folder: Path | str, dataset: str, size: int, model: str) -> Path:
+    """A fresh, not yet existing directory such as `breastmnist_28-sdt_tiny-20250101-120000`."""
+    stem = f"{dataset}_{size}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = Path(folder) / stem, 1
     while path.exists():
         n += 1

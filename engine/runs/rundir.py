@@ -96,13 +96,6 @@ class RunDir:
         return Checkpoint(model_state, optimizer_state, meta.get("info", {}))
 
 
-def load_weights(model: torch.nn.Module, checkpoint: Checkpoint, source: Path) -> None:
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except RuntimeError as exc:
-        raise UserError(f"The weights in {source} do not fit this model's architecture.") from exc
-
-
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
     """Optimizer state → tensors named `opt.<param>.<key>` and a JSON-able remainder."""
     tensors, scalars = {}, {}

@@ -3,26 +3,26 @@ the scrubber's timestep, overlaid on the input the model saw with adjustable opa
 
 2D inputs: a heatmap over the image. 3D inputs: the map blended into three orthogonal slices through
 the volume's centre and into a VTK volume rendering (an RGBA volume: colour blended, opacity from the
-intensity and the attention). The saliency comes from `engine.probe.analysis.saliency_at_input`
-(already upsampled to the input size); this module only colours and draws it.
+intensity and the attention). The saliency arrives computed in a `RecordingAnalysis` (at the input's
+size, every timestep and head); this module only picks, colours and draws it. The VTK volume is
+updated in place, and after the opacity slider rests rather than on every tick.
 """
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QStackedWidget, QVBoxLayout, QWidget
 
-from engine.probe.analysis import attention_heads, saliency_at_input
+from engine.probe.recording import RecordingAnalysis
 from spikeview.views.colormaps import lookup_table
 from spikeview.views.volume_view import VtkPane, reset_camera_anterior
 
-log = logging.getLogger(__name__)
 
 MEAN_OF_HEADS = "mean of heads"
 HOT = lookup_table("Hot")
+VOLUME_SETTLE_MS = 150  # the 3D rendering follows the opacity slider once it rests this long
 
 
 def display_image(channels_first: np.ndarray) -> np.ndarray:
@@ -76,54 +76,65 @@ class _OverlayPlot(pg.PlotWidget):
 
 
 class _AttentionVolume(VtkPane):
-    """VTK rendering of the blended RGBA volume (a placeholder where VTK cannot draw)."""
+    """VTK rendering of the blended RGBA volume (a placeholder where VTK cannot draw); a volume of the
+    same shape replaces the voxels of the one shown, the pipeline stays."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("3D rendering needs a display (VTK).", parent)
         self.actor = None
+        self.image = None
 
     def set_rgba(self, rgba: np.ndarray | None) -> None:
         if not self.available:
             return
         from vtkmodules.util.numpy_support import numpy_to_vtk
-        from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPiecewiseFunction
-        from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
-        from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
+        from vtkmodules.vtkCommonDataModel import vtkImageData
 
-        first = self.actor is None
         if rgba is None:
             self.renderer.RemoveAllViewProps()
-            self.actor = None
+            self.actor = self.image = None
             self.render()
             return
-        image = vtkImageData()
-        image.SetDimensions(*rgba.shape[:3])
         flat = np.ascontiguousarray(np.transpose(rgba, (2, 1, 0, 3)).reshape(-1, 4))  # x fastest
-        image.GetPointData().SetScalars(numpy_to_vtk(flat, deep=True))
+        if self.image is not None and self.image.GetDimensions() == rgba.shape[:3]:
+            self.image.GetPointData().SetScalars(numpy_to_vtk(flat, deep=True))
+            self.image.Modified()
+            self.render()
+            return
+        self.image = vtkImageData()
+        self.image.SetDimensions(*rgba.shape[:3])
+        self.image.GetPointData().SetScalars(numpy_to_vtk(flat, deep=True))
+        first = self.actor is None
         if first:
-            prop = vtkVolumeProperty()
-            prop.IndependentComponentsOff()  # RGBA: colour from the first three, opacity from the fourth
-            opacity = vtkPiecewiseFunction()
-            opacity.AddPoint(0, 0.0)
-            opacity.AddPoint(255, 0.9)
-            prop.SetScalarOpacity(opacity)
-            prop.SetInterpolationTypeToLinear()
-            self.mapper = vtkFixedPointVolumeRayCastMapper()
-            self.actor = vtkVolume()
-            self.actor.SetMapper(self.mapper)
-            self.actor.SetProperty(prop)
-            self.renderer.AddVolume(self.actor)
-        self.mapper.SetInputData(image)
+            self._build_pipeline()
+        self.mapper.SetInputData(self.image)
         if first:
             reset_camera_anterior(self.renderer)
         self.render()
 
+    def _build_pipeline(self) -> None:
+        from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
+        from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
+        from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
+
+        prop = vtkVolumeProperty()
+        prop.IndependentComponentsOff()  # RGBA: colour from the first three, opacity from the fourth
+        opacity = vtkPiecewiseFunction()
+        opacity.AddPoint(0, 0.0)
+        opacity.AddPoint(255, 0.9)
+        prop.SetScalarOpacity(opacity)
+        prop.SetInterpolationTypeToLinear()
+        self.mapper = vtkFixedPointVolumeRayCastMapper()
+        self.actor = vtkVolume()
+        self.actor.SetMapper(self.mapper)
+        self.actor.SetProperty(prop)
+        self.renderer.AddVolume(self.actor)
 
 
 class AttentionView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.recording = None
+        self.analysis: RecordingAnalysis | None = None
         self.timestep = 0
         self.saliency: np.ndarray | None = None  # at the input size, for the current choice
         self.block_box = QComboBox()
@@ -131,9 +142,13 @@ class AttentionView(QWidget):
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(55)
+        self._volume_timer = QTimer(self)
+        self._volume_timer.setSingleShot(True)
+        self._volume_timer.setInterval(VOLUME_SETTLE_MS)
+        self._volume_timer.timeout.connect(self._draw_volume)
         self.block_box.currentTextChanged.connect(self._on_block_changed)
         self.head_box.currentIndexChanged.connect(lambda _i: self._draw())
-        self.opacity_slider.valueChanged.connect(lambda _v: self._draw(update_volume=True))
+        self.opacity_slider.valueChanged.connect(lambda _v: self._draw(volume_now=False))
         controls = QHBoxLayout()
         for text, widget in (("Block", self.block_box), ("Head", self.head_box), ("Opacity", self.opacity_slider)):
             controls.addWidget(QLabel(text))
@@ -170,41 +185,42 @@ class AttentionView(QWidget):
             self._grid_layout.addWidget(self.volume_3d, 1, 1)
         return self.volume_3d
 
-    def set_recording(self, recording) -> None:
-        self.recording = recording
+    def set_analysis(self, analysis: RecordingAnalysis | None) -> None:
+        self.analysis = analysis
         previous = self.block_box.currentText()
         self.block_box.blockSignals(True)
         self.block_box.clear()
-        if recording is not None:
-            self.block_box.addItems(list(recording.attention))
-            if previous in recording.attention:
+        if analysis is not None:
+            self.block_box.addItems(list(analysis.saliency))
+            if previous in analysis.saliency:
                 self.block_box.setCurrentText(previous)
         self.block_box.blockSignals(False)
-        if recording is not None:
-            self.timestep = min(self.timestep, recording.timesteps - 1)
+        if analysis is not None:
+            self.timestep = min(self.timestep, analysis.recording.timesteps - 1)
         self._on_block_changed(self.block_box.currentText())
 
     def _on_block_changed(self, block: str) -> None:
         self.head_box.blockSignals(True)
         self.head_box.clear()
-        if self.recording is not None and block in self.recording.attention:
-            self.head_box.addItems([MEAN_OF_HEADS] + [f"head {h}" for h in range(attention_heads(self.recording, block))])
+        if self.analysis is not None and block in self.analysis.saliency:
+            self.head_box.addItems([MEAN_OF_HEADS] + [f"head {h}" for h in range(self.analysis.heads(block))])
         self.head_box.blockSignals(False)
-        self._draw(update_volume=True)
+        self._draw()
 
     def set_timestep(self, timestep: int) -> None:
         self.timestep = timestep
-        self._draw(update_volume=True)
+        self._draw()
 
-    def _draw(self, update_volume: bool = True) -> None:
+    def _draw(self, volume_now: bool = True) -> None:
+        """The planes at once; the 3D rendering now, or once the opacity slider rests."""
         block = self.block_box.currentText()
-        if self.recording is None or block not in self.recording.attention:
+        if self.analysis is None or block not in self.analysis.saliency:
             self.saliency = None
             self.stack.setCurrentWidget(self.message)
             return
-        t = min(self.timestep, self.recording.timesteps - 1)
-        self.saliency = saliency_at_input(self.recording, block, t, self.head)
-        source = self.recording.input
+        t = min(self.timestep, self.analysis.recording.timesteps - 1)
+        self.saliency = self.analysis.saliency_at(block, t, self.head)
+        source = self.analysis.recording.input
         if source.ndim == 3:
             self.stack.setCurrentWidget(self.plane_2d)
             self.plane_2d.show_planes(display_image(source), self.saliency, self.opacity)
@@ -216,8 +232,17 @@ class AttentionView(QWidget):
             plane = np.take(intensity, middle, axis=axis)
             plot.show_planes(np.ascontiguousarray(np.clip(plane * 255, 0, 255), dtype=np.uint8),
                              np.take(self.saliency, middle, axis=axis), self.opacity)
-        if update_volume:
-            self._ensure_volume_view().set_rgba(blended_rgba_volume(intensity, self.saliency, self.opacity))
+        if volume_now:
+            self._draw_volume()
+        else:
+            self._volume_timer.start()
+
+    def _draw_volume(self) -> None:
+        self._volume_timer.stop()
+        if self.saliency is None or self.analysis is None or self.analysis.recording.input.ndim != 4:
+            return
+        intensity = self.analysis.recording.input.mean(axis=0)
+        self._ensure_volume_view().set_rgba(blended_rgba_volume(intensity, self.saliency, self.opacity))
 
     def capture_volume(self) -> np.ndarray | None:
         return self.volume_3d.capture() if self.volume_3d is not None else None

@@ -1,5 +1,6 @@
-"""Firing rates: a layers × channels heatmap (dead channels marked ×, saturated ones ○) and a table
-per layer with its mean rate and how many recorded neurons never fired or fired at every step."""
+"""Firing rates of a RecordingAnalysis: a layers × channels heatmap (dead channels marked ×, saturated
+ones ○) and a table per layer with its mean rate and how many recorded neurons never fired or fired at
+every step."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 from PySide6.QtCore import Qt
 
-from engine.probe.analysis import channel_rate_matrix, neuron_rates
+from engine.probe.recording import RecordingAnalysis
 
 TABLE_COLUMNS = ("layer", "mean rate", "dead", "saturated", "recorded")
 
@@ -30,7 +31,6 @@ def rate_lookup_table() -> np.ndarray:
 class FiringRateView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.recording = None
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "channel")
         self.plot.setLabel("left", "layer")
@@ -55,20 +55,18 @@ class FiringRateView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def set_recording(self, recording) -> None:
-        self.recording = recording
+    def set_analysis(self, analysis: RecordingAnalysis | None) -> None:
         self.table.setRowCount(0)
-        if recording is None or not recording.layers:
+        if analysis is None or not analysis.layer_names:
             self.image.clear()
             self.dead_marks.clear()
             self.saturated_marks.clear()
             return
-        names, matrix = channel_rate_matrix(recording)
-        self.image.setImage(rate_image(matrix), autoLevels=False, levels=(0, 255))
-        self._mark(matrix)
-        ticks = [(row + 0.5, name) for row, name in enumerate(names)]
+        self.image.setImage(rate_image(analysis.channel_rates), autoLevels=False, levels=(0, 255))
+        self._mark(analysis.channel_rates)
+        ticks = [(row + 0.5, name) for row, name in enumerate(analysis.layer_names)]
         self.plot.getAxis("left").setTicks([ticks])
-        self._fill_table(recording)
+        self._fill_table(analysis)
 
     def _mark(self, matrix: np.ndarray) -> None:
         rows, cols = np.nonzero(matrix == 0.0)
@@ -76,10 +74,10 @@ class FiringRateView(QWidget):
         rows, cols = np.nonzero(matrix == 1.0)
         self.saturated_marks.setData(cols + 0.5, rows + 0.5)
 
-    def _fill_table(self, recording) -> None:
-        self.table.setRowCount(len(recording.layers))
-        for row, (name, layer) in enumerate(recording.layers.items()):
-            rates = neuron_rates(layer)
+    def _fill_table(self, analysis: RecordingAnalysis) -> None:
+        self.table.setRowCount(len(analysis.layer_names))
+        for row, (name, layer) in enumerate(analysis.recording.layers.items()):
+            rates = analysis.neuron_rates[name]
             values = (name, f"{layer.firing_rate:.3f}", str(rates.dead_count), str(rates.saturated_count),
                       str(len(rates.rates)))
             for col, text in enumerate(values):

@@ -1,16 +1,20 @@
-"""The inspector dock: dimensions, spacing, intensity range, labels and metadata of the current scan.
-Patient identifiers (DICOM PS3.15's Basic Profile, see engine.io.confidentiality) stay hidden until the
-user ticks "Show patient identifiers", which holds for that scan only: every scan opens hidden."""
+"""The inspector dock: dimensions, spacing, intensity range, labels and metadata of the session's
+current scan. Patient identifiers (DICOM PS3.15's Basic Profile, see engine.io.confidentiality) stay
+hidden until the user ticks "Show patient identifiers", which holds for that scan only: every scan
+opens hidden."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from spikeview.session import OpenScan
+from spikeview.session import OpenScan, Session
 
 
 class Inspector(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """Follows the session's current scan and its label."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.scan: OpenScan | None = None
         self._revealed: set[int] = set()  # uids of the scans whose identifiers the user asked to see
         self.tree = QTreeWidget()
@@ -24,6 +28,13 @@ class Inspector(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tree)
         layout.addWidget(self.show_identifiers)
+        session.current_changed.connect(self.set_scan)
+        session.label_changed.connect(self._on_label_changed)
+        self.set_scan(session.current)
+
+    def _on_label_changed(self, scan: OpenScan) -> None:
+        if scan is self.session.current:
+            self.set_scan(scan)
 
     def _reveal(self, shown: bool) -> None:
         if self.scan is not None:

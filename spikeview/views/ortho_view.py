@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from engine.io import AXIAL, CORONAL, SAGITTAL, Volume
+from engine.io.volume import AXIAL, CORONAL, SAGITTAL, VIEW_AXES, Volume
 from spikeview.views.slice_view import SliceView
 from spikeview.views.volume_view import VolumeView
 
@@ -75,8 +75,6 @@ class OrthoView(QWidget):
         self.crosshair_moved.emit(self.crosshair)
 
     def _on_slice_scrolled(self, view: SliceView, index: int) -> None:
-        from engine.io import VIEW_AXES
-
         if self.crosshair is None:
             return
         voxel = list(self.crosshair)

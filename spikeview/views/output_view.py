@@ -1,12 +1,12 @@
-"""Class scores accumulating over timesteps: the probability of each class if the network stopped
-after t steps (lines), and the bars at the cursor's timestep."""
+"""Class scores accumulating over timesteps (from a RecordingAnalysis): the probability of each class if
+the network stopped after t steps (lines), and the bars at the cursor's timestep."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from engine.probe.analysis import accumulated_probabilities
+from engine.probe.recording import RecordingAnalysis
 
 CLASS_COLOURS = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#fff176", "#f06292", "#4db6ac", "#e0e0e0",
                  "#9575cd", "#ffb74d", "#81c784")
@@ -32,17 +32,17 @@ class OutputView(QWidget):
         layout.addWidget(self.lines, 3)
         layout.addWidget(self.bars_plot, 2)
 
-    def set_recording(self, recording) -> None:
+    def set_analysis(self, analysis: RecordingAnalysis | None) -> None:
         for item in list(self.lines.listDataItems()):
             self.lines.removeItem(item)
         self.legend.clear()
-        if recording is None:
+        if analysis is None:
             self.scores = None
             self.bars.setOpts(x=[], height=[])
             return
-        self.scores = accumulated_probabilities(recording)
+        self.scores = analysis.probabilities_over_time
         classes = self.scores.shape[1]
-        self.names = recording.label_names or [str(i) for i in range(classes)]
+        self.names = analysis.recording.label_names or [str(i) for i in range(classes)]
         steps = np.arange(len(self.scores))
         for k in range(classes):
             colour = CLASS_COLOURS[k % len(CLASS_COLOURS)]

@@ -10,6 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.probe.recording import LayerRecord, Recording
+
 SPIKE_NOW, SPIKE_PAST, SPIKE_LATER = 255, 200, 70
 
 
@@ -32,7 +34,6 @@ def raster_frame(spikes: np.ndarray, timestep: int) -> np.ndarray:
 
 class RasterView(QWidget):
     neuron_selected = Signal(str, int)  # layer name, column of the recorded neuron
-    layer_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,12 +62,12 @@ class RasterView(QWidget):
         layout.addWidget(self.plot)
 
     @property
-    def layer(self):
+    def layer(self) -> LayerRecord | None:
         if self.recording is None:
             return None
         return self.recording.layers.get(self.layer_box.currentText())
 
-    def set_recording(self, recording) -> None:
+    def set_recording(self, recording: Recording | None) -> None:
         previous = self.layer_box.currentText()
         self.recording = recording
         self.layer_box.blockSignals(True)
@@ -80,6 +81,9 @@ class RasterView(QWidget):
         self.set_layer(self.layer_box.currentText(), autorange=True)
 
     def set_layer(self, name: str, autorange: bool = True) -> None:
+        if name and name != self.layer_box.currentText() and self.layer_box.findText(name) >= 0:
+            self.layer_box.setCurrentText(name)  # comes back here through currentTextChanged
+            return
         layer = self.layer
         if layer is None:
             self.image.clear()
@@ -90,7 +94,6 @@ class RasterView(QWidget):
         self._draw()
         if autorange:
             self.plot.getViewBox().setRange(xRange=(0, layer.spikes.shape[0]), yRange=(0, layer.spikes.shape[1]), padding=0)
-        self.layer_changed.emit(name)
 
     def set_timestep(self, timestep: int) -> None:
         self.timestep = timestep

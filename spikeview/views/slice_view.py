@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.io import AXIAL, VIEW_AXES, Volume
+from engine.io.volume import AXIAL, VIEW_AXES, Volume
 from spikeview.views.colormaps import label_lookup_table, lookup_table
 
 _EDGE_LABEL_STYLE = "color: #fbbc04; font-weight: bold; background: transparent;"

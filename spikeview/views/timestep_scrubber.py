@@ -1,4 +1,5 @@
-"""A timestep cursor with play/pause and speed: every dynamics view follows its `timestep_changed`."""
+"""A timestep cursor with play/pause and speed: `timestep_changed` asks for a timestep, `show_timestep`
+moves the cursor to the one chosen."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -40,13 +41,20 @@ class TimestepScrubber(QWidget):
     def set_timesteps(self, timesteps: int) -> None:
         self.timesteps = max(1, int(timesteps))
         self.slider.setRange(0, self.timesteps - 1)
-        self.set_timestep(min(self.timestep, self.timesteps - 1))
-        self._update_label()
+        self.show_timestep(min(self.timestep, self.timesteps - 1))
 
     def set_timestep(self, timestep: int) -> None:
+        """Ask for a timestep (emitted even when it is the current one)."""
         if timestep == self.slider.value():
             self.timestep_changed.emit(timestep)
         self.slider.setValue(timestep)
+
+    def show_timestep(self, timestep: int) -> None:
+        """Move the cursor without asking for anything (the session decided the timestep)."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(timestep)
+        self.slider.blockSignals(False)
+        self._update_label()
 
     def step_forward(self) -> None:
         self.set_timestep((self.timestep + 1) % self.timesteps)

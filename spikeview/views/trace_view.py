@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+from engine.probe.recording import Recording
+from spikeview.views.layouts import header_and_body
 
 MAX_TRACES = 6
 TRACE_COLOURS = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#fff176", "#f06292")
@@ -29,15 +32,9 @@ class TraceView(QWidget):
         self.hint = QLabel("Click a neuron in the raster to plot its membrane potential.")
         clear = QPushButton("Clear")
         clear.clicked.connect(self.clear_neurons)
-        top = QHBoxLayout()
-        top.addWidget(self.hint, 1)
-        top.addWidget(clear)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.plot)
+        header_and_body(self, [self.hint, clear], [self.plot], margin=0)
 
-    def set_recording(self, recording) -> None:
+    def set_recording(self, recording: Recording | None) -> None:
         self.recording = recording
         if recording is None:
             self.selected = []

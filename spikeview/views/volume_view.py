@@ -7,7 +7,6 @@ black, so `vtk_available()` is False there and the app shows a placeholder inste
 """
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 
@@ -15,9 +14,8 @@ import numpy as np
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.io import Volume
+from engine.io.volume import Volume
 
-log = logging.getLogger(__name__)
 
 RENDER_PRESETS = ("CT soft tissue", "CT bone", "MIP", "MR")
 
@@ -106,6 +104,11 @@ def build_pipeline(volume: Volume, renderer, preset: str = "CT soft tissue", win
     return VolumePipeline(image, mapper, actor, prop)
 
 
+def default_render_preset(volume: Volume) -> str:
+    """CT soft tissue for a CT in Hounsfield units, else the MR preset (relative to the scan's window)."""
+    return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
+
+
 def reset_camera_anterior(renderer) -> None:
     """Look at the patient from the front (anterior), head up."""
     camera = renderer.GetActiveCamera()
@@ -192,9 +195,6 @@ class VolumeView(VtkPane):
         self.preset = "CT soft tissue"
         self.window: tuple[float, float] | None = None
 
-    def default_preset(self, volume: Volume) -> str:
-        return "CT soft tissue" if volume.modality == "CT" and volume.intensity_range()[0] < -200 else "MR"
-
     def set_volume(self, volume: Volume | None, window: tuple[float, float] | None = None) -> None:
         self.volume, self.window = volume, window
         if not self.available:
@@ -204,7 +204,7 @@ class VolumeView(VtkPane):
         if volume is None or volume.spatial_ndim != 3 or min(volume.spatial_shape) < 2:
             self.render()
             return
-        self.preset = self.default_preset(volume)
+        self.preset = default_render_preset(volume)
         self.pipeline = build_pipeline(volume, self.renderer, self.preset, window)
         reset_camera_anterior(self.renderer)
         self.render()

@@ -65,9 +65,9 @@ def test_eval_and_infer(capsys, trained_run, tmp_path):
     (["eval", "--run", "/nonexistent"], "is not a SpikeView run"),
 ])
 def test_user_errors_are_one_sentence_and_exit_2(capsys, argv, fragment, monkeypatch):
-    from engine.data import medmnist_data
+    from engine.data import medmnist
 
-    monkeypatch.setattr(medmnist_data, "_try_download", lambda spec, root: None)
+    monkeypatch.setattr(medmnist, "_try_download", lambda spec, root: None)
     code, _, err = _run(capsys, *argv)
     assert code == 2
     assert err.startswith("error: ") and fragment in err and len(err.strip().splitlines()) == 1

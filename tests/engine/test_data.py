@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import medmnist_data
+from engine.data import medmnist as medmnist_files
 from engine.data.catalog import channels_first, get_spec, list_datasets, load_split
 from engine.data.encoders import encode
 from engine.data.pipeline import Preprocessing, prepare_array
@@ -53,8 +53,8 @@ def test_real_files_load_with_official_counts(medmnist_root):
 
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(medmnist_data, "_VERIFIED_CACHE", tmp_path / "verified.json")
-    monkeypatch.setattr(medmnist_data, "_try_download", lambda spec, root: None)  # no network in tests
+    monkeypatch.setattr(medmnist_files, "_VERIFIED_CACHE", tmp_path / "verified.json")
+    monkeypatch.setattr(medmnist_files, "_try_download", lambda spec, root: None)  # no network in tests
 
 
 def test_wrong_md5_is_refused_with_file_and_checksum(medmnist_root, tmp_path, private_cache):
@@ -86,9 +86,9 @@ def test_missing_file_says_where_to_put_it(tmp_path, private_cache):
 
 def test_verified_file_is_remembered(medmnist_root, private_cache, monkeypatch):
     spec = get_spec("breastmnist")
-    medmnist_data.locate_file(spec, medmnist_root)
-    monkeypatch.setattr(medmnist_data, "file_md5", lambda path: pytest.fail("md5 computed twice"))
-    medmnist_data.locate_file(spec, medmnist_root)
+    medmnist_files.locate_file(spec, medmnist_root)
+    monkeypatch.setattr(medmnist_files, "file_md5", lambda path: pytest.fail("md5 computed twice"))
+    medmnist_files.locate_file(spec, medmnist_root)
 
 
 @pytest.mark.parametrize("flag", ["phantom2d", "phantom3d"])

@@ -8,10 +8,11 @@ from PIL import Image
 
 from engine.data.catalog import get_spec, load_split
 from engine.errors import UserError
-from engine.learning.config import TrainConfig
 from engine.learning.trainer import Trainer
 from engine.models import create_model
-from engine.probe.inference import infer, load_run
+from engine.models import load_for_run
+from engine.options import TrainConfig
+from engine.probe.inference import infer
 from engine.probe.recorder import record_sample
 from engine.probe.recording import Recording
 
@@ -69,7 +70,7 @@ def breast_run(tmp_path_factory, medmnist_root):
 def test_infer_on_a_png_file_matches_the_dataset_pipeline(breast_run, medmnist_root, tmp_path):
     images, _ = load_split(get_spec("breastmnist"), "test", medmnist_root)
     Image.fromarray(images[0]).save(tmp_path / "case.png")
-    loaded = load_run(breast_run, device="cpu")
+    loaded = load_for_run(breast_run, device="cpu")
     from_file = infer(loaded, tmp_path / "case.png", record=True)
     from_array = infer(loaded, images[0])
     np.testing.assert_allclose(from_file.probabilities, from_array.probabilities, atol=1e-6)
@@ -85,7 +86,7 @@ def test_infer_refuses_an_image_of_the_wrong_dimension(breast_run):
 
 def test_infer_on_a_medmnist_file_sample_matches_the_array(breast_run, medmnist_root):
     images, _ = load_split(get_spec("breastmnist"), "val", medmnist_root)
-    loaded = load_run(breast_run, device="cpu")
+    loaded = load_for_run(breast_run, device="cpu")
     from_file = infer(loaded, medmnist_root / "breastmnist.npz", split="val", index=5)
     np.testing.assert_allclose(from_file.probabilities, infer(loaded, images[5]).probabilities, atol=1e-6)
     with pytest.raises(UserError, match="index 999"):

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from engine.errors import UserError
-from engine.learning.config import TrainConfig
 from engine.learning.trainer import Trainer, TrainEvent
-from engine.probe.inference import load_run
+from engine.models import load_for_run
+from engine.options import TrainConfig
+from engine.probe.recorder import record_sample
 from engine.runs.rundir import RunDir
 
 
@@ -39,7 +40,8 @@ def _quick_config(**changes) -> TrainConfig:
 
 def test_events_run_directory_and_checkpoint_round_trip(tmp_path):
     events: list[TrainEvent] = []
-    summary = Trainer(_quick_config(probe_every=3), tmp_path / "run", callbacks=[events.append]).run()
+    summary = Trainer(_quick_config(probe_every=3), tmp_path / "run", callbacks=[events.append],
+                      probe=record_sample).run()
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "finished"
     assert kinds.count("epoch") == 2 and kinds.count("batch") == 8 and kinds.count("probe") == 2
@@ -52,7 +54,7 @@ def test_events_run_directory_and_checkpoint_round_trip(tmp_path):
         assert (tmp_path / "run" / f"{tag}.safetensors").exists()
         assert json.loads((tmp_path / "run" / f"{tag}.json").read_text())["info"]["epoch"] in (0, 1)
     # the saved weights reproduce the evaluation exactly
-    loaded = load_run(tmp_path / "run", device="cpu")
+    loaded = load_for_run(tmp_path / "run", fold=False, device="cpu")
     for name, tensor in loaded.model.state_dict().items():
         assert torch.equal(tensor, run.load_checkpoint("best").model_state[name])
     assert summary["best_epoch"] == run.load_checkpoint("best").info["epoch"]
@@ -93,7 +95,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     weights = tmp_path / "run" / "best.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(UserError, match="damaged"):
-        load_run(tmp_path / "run", device="cpu")
+        load_for_run(tmp_path / "run", device="cpu")
 
 
 def test_failure_is_reported_as_an_event(tmp_path):

@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from engine.learning.config import TrainConfig
 from engine.learning.trainer import Trainer
+from engine.options import TrainConfig
 from engine.probe.recording import Recording
+from spikeview.controllers.files import FilesController
+from spikeview.controllers.inference import InferenceController
 from spikeview.jobs import JobRunner
+from spikeview.panels.inference import InferencePanel
 from spikeview.session import Session
-from spikeview.views.dynamics_panel import DynamicsPanel
-from spikeview.views.inference_panel import InferencePanel
+from spikeview.views.dynamics_view import DynamicsView
 
 pytestmark = pytest.mark.gui
 
@@ -41,36 +43,41 @@ def trained_run(tmp_path_factory, medmnist_root) -> Path:
 
 @pytest.fixture
 def inferred(qtbot, trained_run, medmnist_root):
-    panel = InferencePanel(Session(data_root=medmnist_root), JobRunner())
+    session = Session(data_root=medmnist_root)
+    runner = JobRunner()
+    panel = InferencePanel(session, InferenceController(session, runner))
     qtbot.addWidget(panel)
-    panel.set_run(trained_run)
+    session.set_run(trained_run)
     panel.index_spin.setValue(3)
-    with qtbot.waitSignal(panel.recorded, timeout=60000) as recorded:
+    with qtbot.waitSignal(session.recording_changed, timeout=60000):
         panel.start()
-    return panel, recorded.args[0]
+    return panel, session
 
 
 def test_inference_panel_shows_probabilities_and_input(qtbot, inferred) -> None:
-    panel, recording = inferred
-    outcome = panel.outcome
-    assert np.isclose(outcome.result.probabilities.sum(), 1.0) and outcome.energy.ann_energy_pj > 0
-    assert "confidence" in panel.result_label.text() and recording.timesteps == 3
+    panel, session = inferred
+    outcome = panel.controller.outcome
+    assert np.isclose(outcome.result.probabilities.sum(), 1.0) and outcome.result.energy.ann_energy_pj > 0
+    assert "confidence" in panel.result_label.text() and session.recording.recording.timesteps == 3
+    assert session.recording_source == "Inference: breastmnist test #3" and panel.run_label.text() == "Run: breast"
     panel.resize(900, 400)
     panel.show()
     assert_not_blank(panel.grab().toImage())
 
 
 def test_dynamics_views_render_a_recording(qtbot, inferred, tmp_path) -> None:
-    panel, recording = inferred
-    dynamics = DynamicsPanel()
+    panel, session = inferred
+    recording = session.recording.recording
+    dynamics = DynamicsView(session)
     qtbot.addWidget(dynamics)
     dynamics.resize(1000, 650)
     dynamics.show()
-    dynamics.set_recording(recording, "test")
-    dynamics.set_energy(panel.outcome.energy)
+    dynamics.show_recording(session.recording, "test")
+    assert dynamics.energy.report is panel.controller.outcome.result.energy
     layer = next(iter(recording.layers))
     dynamics.raster.neuron_selected.emit(layer, 5)
     dynamics.scrubber.set_timestep(2)
+    assert session.timestep == 2
     assert dynamics.raster.cursor.value() == 2.5 and dynamics.traces.selected == [(layer, 5)]
     assert dynamics.attention.saliency is not None and dynamics.attention.saliency.shape == (28, 28)
     for index in range(dynamics.tabs.count()):
@@ -79,17 +86,20 @@ def test_dynamics_views_render_a_recording(qtbot, inferred, tmp_path) -> None:
         assert_not_blank(dynamics.current_view_image())
     dynamics.save_png(tmp_path / "view.png")
     assert_not_blank(QImage(str(tmp_path / "view.png")))
-    saved = Recording.load(dynamics.save_recording(tmp_path / "rec.npz"))
-    assert list(saved.layers) == list(recording.layers)
+    files = FilesController(session, panel.controller.runner)
+    job = files.save_recording(tmp_path / "rec.npz")
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    saved = Recording.load(tmp_path / "rec.npz")
+    assert list(saved.layers) == list(recording.layers) and not saved.multi_label
 
 
 def test_scrubber_plays_through_timesteps(qtbot, inferred) -> None:
-    _panel, recording = inferred
-    dynamics = DynamicsPanel()
+    _panel, session = inferred
+    recording = session.recording.recording
+    dynamics = DynamicsView(session)
     qtbot.addWidget(dynamics)
-    dynamics.set_recording(recording)
     seen: list[int] = []
-    dynamics.scrubber.timestep_changed.connect(seen.append)
+    session.timestep_changed.connect(seen.append)
     dynamics.scrubber.speed_box.setCurrentText("30 steps/s")
     dynamics.scrubber.set_playing(True)
     qtbot.waitUntil(lambda: len(set(seen)) == recording.timesteps, timeout=5000)
@@ -103,6 +113,7 @@ def test_attention_blends_into_3d_slices_and_volume(qtbot, medmnist_root) -> Non
 
     from engine.data.catalog import get_spec, load_split
     from engine.models import create_model
+    from engine.probe.analysis import analyse
     from engine.probe.recorder import record_sample
 
     spec = get_spec("adrenalmnist3d", 28)
@@ -111,12 +122,13 @@ def test_attention_blends_into_3d_slices_and_volume(qtbot, medmnist_root) -> Non
                          dims=(8, 16, 32), heads=2)
     sample = torch.from_numpy(images[0][None].astype(np.float32) / 255)
     recording = record_sample(model, sample, 2, label_names=["a", "b"])
-    dynamics = DynamicsPanel()
+    session = Session(data_root=medmnist_root)
+    dynamics = DynamicsView(session)
     qtbot.addWidget(dynamics)
     dynamics.resize(900, 700)
     dynamics.show()
     dynamics.tabs.setCurrentWidget(dynamics.attention)
-    dynamics.set_recording(recording)
+    session.set_recording(analyse(recording))
     qtbot.wait(50)
     attention = dynamics.attention
     assert attention.stack.currentWidget() is attention.grid_3d and attention.saliency.shape == (28, 28, 28)

@@ -77,7 +77,7 @@ def test_log_file_in_the_state_folder(tmp_path, monkeypatch):
 def test_about_facts():
     info = app_info()
     assert info.version and info.torch.startswith("2.") and info.build == "run from source"
-    assert info.accelerator.startswith("none") or info.accelerator.startswith("CUDA")
+    assert info.accelerator.startswith(("CPU (", "CUDA "))
     assert info.notice == "For research use only. Not for diagnosis."
 
 

@@ -38,10 +38,10 @@ def test_research_notice_and_about(window, dialogs) -> None:
 
 def test_open_3d_nifti_shows_ortho_views(qtbot, window, volumes_dir: Path) -> None:
     _open(qtbot, window, volumes_dir / "CT_AVM.nii.gz")
-    assert window.stack.currentWidget() is window.ortho_view
+    assert window.scan_view.currentWidget() is window.scan_view.ortho_view
     scan = window.session.current
     assert scan.volume.spatial_shape == (256, 242, 154)
-    assert window.ortho_view.crosshair == (128, 121, 77)
+    assert window.scan_view.ortho_view.crosshair == (128, 121, 77)
     assert "Dimensions=256 x 242 x 154" in window.inspector.texts()
     assert window.windowTitle().endswith("CT_AVM")
     assert window.session.recent_files()[0] == (volumes_dir / "CT_AVM.nii.gz").resolve()
@@ -50,12 +50,14 @@ def test_open_3d_nifti_shows_ortho_views(qtbot, window, volumes_dir: Path) -> No
 
 def test_window_presets_and_cursor_readout(qtbot, window, volumes_dir: Path) -> None:
     _open(qtbot, window, volumes_dir / "MR_Gd.nii.gz")
-    names = [window.preset_box.itemText(i) for i in range(window.preset_box.count())]
+    box = window.toolbar.preset_box
+    names = [box.itemText(i) for i in range(box.count())]
     assert "Lung" not in names and names[0].startswith("Auto"), "MR gets automatic presets only"
-    axial = window.ortho_view.views["axial"]
-    window.apply_window_preset("Full range")
+    axial = window.scan_view.ortho_view.views["axial"]
+    box.setCurrentText("Full range")
+    box.activated.emit(box.currentIndex())
     assert axial.levels == pytest.approx(window.session.current.volume.intensity_range())
-    window._show_cursor((80, 90, 70))
+    axial.cursor_moved.emit((80, 90, 70))
     text = window.cursor_label.text()
     value = window.session.current.volume.array[80, 90, 70]
     assert text.startswith("voxel (80, 90, 70) = ") and f"{value:.5g}" in text and "mm" in text
@@ -67,10 +69,10 @@ def test_open_2d_picture_and_switch_scans(qtbot, window, volumes_dir: Path, tmp_
     _open(qtbot, window, volumes_dir / "CT_pitch.nii.gz", tmp_path / "xray.png")
     assert len(window.session.scans) == 2
     window.session.set_current(next(s for s in window.session.scans if s.volume.is_2d))
-    assert window.stack.currentWidget() is window.image_view
-    assert window.image_view.image_item.image.shape == (64, 80)
+    assert window.scan_view.currentWidget() is window.scan_view.image_view
+    assert window.scan_view.image_view.image_item.image.shape == (64, 80)
     window.session.set_current(next(s for s in window.session.scans if not s.volume.is_2d))
-    assert window.stack.currentWidget() is window.ortho_view
+    assert window.scan_view.currentWidget() is window.scan_view.ortho_view
 
 
 def test_label_beside_image_is_offered_and_overlaid(qtbot, window, dialogs, volumes_dir: Path) -> None:
@@ -79,9 +81,9 @@ def test_label_beside_image_is_offered_and_overlaid(qtbot, window, dialogs, volu
     assert "brain1_label.nrrd" in dialogs.questions[0]
     scan = window.session.current
     assert scan.label is not None and scan.label.label_names == {1: "label 1"}
-    axial = window.ortho_view.views["axial"]
+    axial = window.scan_view.ortho_view.views["axial"]
     assert axial.label_item.image is not None
-    window.opacity_slider.setValue(75)
+    window.toolbar.opacity_slider.setValue(75)
     assert scan.label_opacity == pytest.approx(0.75) and axial.label_item.opacity() == pytest.approx(0.75)
 
 
@@ -89,10 +91,10 @@ def test_declined_label_and_menu_label(qtbot, window, dialogs, volumes_dir: Path
     dialogs.answer = dialogs.answer.No
     _open(qtbot, window, volumes_dir / "brain1_image.nrrd")
     assert window.session.current.label is None
-    window.open_label(volumes_dir / "CT_AVM.nii.gz")  # a scan, not a mask (labels on other grids are resampled)
+    window.files.open_label(volumes_dir / "CT_AVM.nii.gz")  # a scan, not a mask (labels on other grids are resampled)
     _idle(qtbot, window)
     assert "not a label map" in dialogs.errors[0]
-    window.open_label(volumes_dir / "brain1_label.nrrd")
+    window.files.open_label(volumes_dir / "brain1_label.nrrd")
     _idle(qtbot, window)
     assert window.session.current.label is not None
 
@@ -137,7 +139,7 @@ def test_bad_inputs_give_one_dialog_and_keep_the_app(qtbot, window, dialogs, vol
         assert len(dialogs.errors) == before + 1, name
         assert words in dialogs.errors[-1] and "Traceback" not in dialogs.errors[-1]
     assert [s.title for s in window.session.scans] == ["CT_pitch"], "the open scan stays"
-    assert window.stack.currentWidget() is window.ortho_view
+    assert window.scan_view.currentWidget() is window.scan_view.ortho_view
 
 
 def test_nans_are_replaced_with_a_warning(qtbot, window, dialogs, tmp_path: Path) -> None:
@@ -212,7 +214,7 @@ def test_a_mask_on_another_grid_is_overlaid(qtbot, window, dialogs, dicom_writer
     mask = nib.Nifti1Image(dicom_writer.upsampled(label.array, 2).astype(np.uint8), dicom_writer.finer_grid(label.affine, 2))
     nib.save(mask, tmp_path / "lesion_512.nii.gz")
     _open(qtbot, window, tmp_path / "brain")
-    window.open_label(tmp_path / "lesion_512.nii.gz")
+    window.files.open_label(tmp_path / "lesion_512.nii.gz")
     _idle(qtbot, window)
     assert dialogs.errors == []
     overlay = window.session.current.label

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from spikeview.controllers.study import StudyController
 from spikeview.jobs import JobRunner
+from spikeview.panels.snndeep import SnnDeepPanel
 from spikeview.session import Session
-from spikeview.views.snndeep_panel import SnnDeepPanel
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parents[2]
@@ -15,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def panel(qtbot, medmnist_root, tmp_path):
-    widget = SnnDeepPanel(Session(data_root=medmnist_root), JobRunner())
+    session = Session(data_root=medmnist_root)
+    widget = SnnDeepPanel(session, StudyController(session, JobRunner()))
     qtbot.addWidget(widget)
     widget.study_dir.edit.setText(str(tmp_path / "study"))
     widget.trials.setValue(1)

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.learning.config import TrainConfig
+from engine.options import TrainConfig
 from engine.runs.listing import list_runs
+from spikeview.controllers.runs import RunsController
+from spikeview.controllers.training import TrainingController
 from spikeview.jobs import JobRunner
+from spikeview.panels.runs_list import RunsList
+from spikeview.panels.training import TrainingPanel
 from spikeview.session import Session
-from spikeview.views.runs_list import RunsList
-from spikeview.views.training_panel import TrainingPanel
 
 pytestmark = pytest.mark.gui
 
@@ -29,7 +31,7 @@ def panel(qtbot, tmp_path, medmnist_root):
     session = Session(data_root=medmnist_root)
     session.set_runs_folder(tmp_path / "runs")
     runner = JobRunner()
-    widget = TrainingPanel(session, runner)
+    widget = TrainingPanel(session, TrainingController(session, runner))
     qtbot.addWidget(widget)
     widget.resize(1100, 600)
     widget.show()
@@ -38,9 +40,19 @@ def panel(qtbot, tmp_path, medmnist_root):
     runner.wait(20000)
 
 
+def test_the_form_comes_from_the_engine_options(panel) -> None:
+    form = panel.form
+    assert form.widgets["epochs"].value() == TrainConfig().epochs and form.widgets["lr"].value() == TrainConfig().lr
+    assert [form.widgets["loss"].itemText(i) for i in range(form.widgets["loss"].count())] == ["tet", "ce"]
+    assert form.widgets["train_limit"].specialValueText() == "all" and form.values()["train_limit"] is None
+    config = panel.config()
+    assert config.data_root == str(panel.session.data_root) and config.probe_every == 20
+    config.validate()
+
+
 def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root, tmp_path) -> None:
     probes, epochs, curves = [], [], []
-    panel.probe_recorded.connect(probes.append)
+    panel.session.recording_changed.connect(lambda analysis, _source: probes.append(analysis.recording))
     job = panel.start(tiny_config(medmnist_root), tmp_path / "runs" / "one")
     job.epoch_done.connect(epochs.append)
     job.curves.connect(curves.append)
@@ -49,14 +61,21 @@ def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root,
     assert ended.args[1] == "finished"
     assert len(epochs) == 1 and {"train_loss", "val_acc", "val_auc", "images_per_s"} <= set(epochs[0])
     assert len(probes) == 2 and probes[-1].layers and probes[-1].timesteps == 2
+    assert panel.session.recording_source == "Training probe (val sample)"
     assert curves and curves[0].confusion.matrix.sum() > 0 and curves[0].roc
     run = tmp_path / "runs" / "one"
     assert {"config.json", "metrics.jsonl", "best.safetensors", "last.safetensors"} <= {p.name for p in run.iterdir()}
-    assert panel.curves["val ACC"].getData()[1] is not None and panel.progress.value() == 1000
-    runs = RunsList(panel.session)
+    assert panel.plots.curves["val ACC"].getData()[1] is not None and panel.progress.value() == 1000
+    runs_controller = RunsController(panel.session, panel.controller.runner)
+    runs = RunsList(panel.session, runs_controller)
     qtbot.addWidget(runs)
+    with qtbot.waitSignal(runs_controller.listed, timeout=10000):
+        runs_controller.refresh(select=run)
     assert [r.path.name for r in runs.runs] == ["one"] and runs.tree.topLevelItemCount() == 1
-    assert panel.export_csv(tmp_path / "metrics.csv").read_text().startswith("epoch,")
+    assert panel.session.run == run, "the listed run is selected, so it becomes the session's run"
+    with qtbot.waitSignal(panel.controller.csv_written, timeout=10000) as written:
+        panel.controller.export_csv(run, tmp_path / "metrics.csv")
+    assert written.args[0].read_text().startswith("epoch,")
 
 
 def test_training_job_can_be_cancelled_and_resumed(qtbot, panel, medmnist_root, tmp_path) -> None:
@@ -68,13 +87,22 @@ def test_training_job_can_be_cancelled_and_resumed(qtbot, panel, medmnist_root, 
     assert ended.args[1] == "cancelled" and panel.cancel_button.isEnabled() is False
     summary = list_runs(tmp_path / "runs")[0]
     assert summary.resumable and summary.epochs_done == 1
-    panel.show_run(run)
-    assert len(panel.rows) == 1
+    with qtbot.waitSignal(panel.controller.run_opened, timeout=10000):
+        panel.show_run(run)
+    assert len(panel.plots.rows) == 1 and panel.form.values()["epochs"] == 2
     resumed = panel.resume(run)
     with qtbot.waitSignal(panel.run_ended, timeout=90000) as ended:
         pass
     assert resumed.resume and ended.args[1] == "finished"
-    assert list_runs(tmp_path / "runs")[0].epochs_done == 2 and len(panel.rows) == 2
+    assert list_runs(tmp_path / "runs")[0].epochs_done == 2 and len(panel.plots.rows) == 2
+
+
+def test_a_run_is_named_in_the_runs_folder(qtbot, panel, medmnist_root, tmp_path) -> None:
+    job = panel.start(tiny_config(medmnist_root, probe_every=0))
+    with qtbot.waitSignal(panel.run_ended, timeout=90000) as ended:
+        pass
+    assert ended.args[1] == "finished" and job.run_dir.parent == tmp_path / "runs"
+    assert job.run_dir.name.startswith("breastmnist_28-sdt_tiny-")
 
 
 def test_failing_training_arrives_as_a_dialog(qtbot, window, dialogs, tmp_path) -> None:
@@ -84,6 +112,6 @@ def test_failing_training_arrives_as_a_dialog(qtbot, window, dialogs, tmp_path) 
 
     with qtbot.waitSignal(window.training_panel.run_ended, timeout=30000, raising=False):
         pass
-    qtbot.waitUntil(lambda: not window.training_panel.running, timeout=30000)
+    qtbot.waitUntil(lambda: not window.training.running and not window.busy, timeout=30000)
     assert "failed" in window.training_panel.progress.format()
     assert window.isVisible() and len(dialogs.errors) == 1 and "breastmnist" in dialogs.errors[0].lower()

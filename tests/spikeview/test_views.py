@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine.io import AXIAL, load
-from spikeview.views.dataset_browser import PAGE_SIZE
+from spikeview.panels.dataset_browser import PAGE_SIZE
 from spikeview.views.ortho_view import OrthoView
 from spikeview.views.slice_view import SliceView
 
@@ -142,6 +142,7 @@ def test_ortho_crosshair_is_linked(qtbot, volumes_dir: Path, monkeypatch) -> Non
 
 def test_dataset_gallery_is_paged_and_filtered(qtbot, window, medmnist_root: Path) -> None:
     browser = window.browser
+    qtbot.waitUntil(lambda: bool(browser.files), timeout=30000)
     titles = [f.title for f in browser.files]
     assert titles == sorted(titles) and "organamnist" in titles
     assert all(f.path.exists() for f in browser.files), "only files that exist are listed"
@@ -161,19 +162,20 @@ def test_dataset_gallery_is_paged_and_filtered(qtbot, window, medmnist_root: Pat
     browser._on_thumbnail_clicked(browser.model.index(0))
     volume = window.session.current.volume
     assert volume.is_2d and volume.metadata["Label"] == "liver"
-    assert window.stack.currentWidget() is window.image_view
+    assert window.scan_view.currentWidget() is window.scan_view.image_view
     assert time.perf_counter() - start < 120  # sanity only, no timing threshold
 
 
 def test_3d_dataset_sample_opens_in_ortho_view(qtbot, window) -> None:
     browser = window.browser
+    qtbot.waitUntil(lambda: bool(browser.files), timeout=30000)
     vessel = next(f for f in browser.files if f.title == "vesselmnist3d")
     browser.open_dataset(vessel, "val")
     qtbot.waitUntil(lambda: browser.model.images is not None and browser.model.spec.flag == "vesselmnist3d", timeout=30000)
     icon = browser.model.data(browser.model.index(0), Qt.ItemDataRole.DecorationRole)
     assert not icon.isNull() and icon.width() == 64
     browser._on_thumbnail_clicked(browser.model.index(2))
-    assert window.stack.currentWidget() is window.ortho_view
+    assert window.scan_view.currentWidget() is window.scan_view.ortho_view
     assert window.session.current.volume.spatial_shape == (28, 28, 28)
     browser._on_thumbnail_clicked(browser.model.index(3))
     assert len(window.session.scans) == 1, "a new sample replaces the previous one"

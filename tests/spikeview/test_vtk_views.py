@@ -56,7 +56,7 @@ def test_main_window_screenshot_includes_vtk(qtbot, window, volumes_dir: Path) -
     width, height = image.width(), image.height()
     pixels = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())[:, : 3 * width]
     pixels = pixels.reshape(height, width, 3)
-    vtk_widget = window.ortho_view.volume_view.vtk_widget
+    vtk_widget = window.scan_view.ortho_view.volume_view.vtk_widget
     origin = vtk_widget.mapTo(window, vtk_widget.rect().topLeft())
     ratio = image.devicePixelRatio()
     region = pixels[int(origin.y() * ratio): int((origin.y() + vtk_widget.height()) * ratio),

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from dicom_writer import hu_from_uint8, write_ct_series, write_multiframe
+from engine.data.medmnist import list_dataset_files, parse_medmnist_filename
 from engine.errors import UserError
 from engine.io import (
-    AXIAL, CORONAL, SAGITTAL, Volume, find_label_for, list_dataset_files, list_series, load, load_label,
-    load_medmnist_sample, parse_medmnist_filename,
+    AXIAL, CORONAL, SAGITTAL, Volume, find_label_for, list_series, load, load_label, load_medmnist_sample,
 )
 
 

@@ -1,15 +1,16 @@
-"""The runs folder as a list: dataset, model, epochs, best val ACC/AUC; double-click reopens a run."""
+"""The runs folder as a list: dataset, model, epochs, best val ACC/AUC and state. Choosing a run makes
+it the session's run (the training and inference panels show it); the list comes from the
+`RunsController`, which reads the folder in the background."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
-from engine.runs.listing import RunSummary, list_runs
+from spikeview.controllers.runs import RunsController, RunSummary
 from spikeview.session import Session
+from spikeview.views.layouts import header_and_body
 
 COLUMNS = ("run", "dataset", "model", "epochs", "val ACC", "val AUC", "state")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -22,50 +23,45 @@ def run_state(run: RunSummary) -> str:
 
 
 class RunsList(QWidget):
-    run_opened = Signal(object)  # Path
-    selection_changed = Signal(object)  # Path | None
-
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, controller: RunsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.session, self.controller = session, controller
         self.runs: list[RunSummary] = []
-        self.folder_label = QLabel()
+        self.folder_label = QLabel(f"Runs in {session.runs_folder}")
         self.folder_label.setWordWrap(True)
         choose = QPushButton("Folder…")
         choose.clicked.connect(self.ask_folder)
         refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh)
+        refresh.clicked.connect(lambda: controller.refresh())
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
-        self.tree.itemDoubleClicked.connect(lambda item, _c: self.run_opened.emit(item.data(0, PATH_ROLE)))
-        self.tree.currentItemChanged.connect(lambda item, _p: self.selection_changed.emit(item.data(0, PATH_ROLE) if item else None))
-        top = QHBoxLayout()
-        top.addWidget(self.folder_label, 1)
-        top.addWidget(choose)
-        top.addWidget(refresh)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.tree)
-        session.runs_folder_changed.connect(lambda _f: self.refresh())
-        self.refresh()
+        self.tree.itemDoubleClicked.connect(lambda item, _c: session.set_run(item.data(0, PATH_ROLE)))
+        self.tree.currentItemChanged.connect(self._on_current_changed)
+        header_and_body(self, [self.folder_label, choose, refresh], [self.tree])
+        controller.listed.connect(self.show_runs)
 
-    def refresh(self) -> None:
-        selected = self.selected_run()
-        folder = self.session.runs_folder
+    def show_runs(self, folder: Path, runs: list[RunSummary], select: Path | None = None) -> None:
+        """The runs of `folder`; the selection stays on the run it was on, or moves to `select`."""
+        wanted = Path(select) if select else self.selected_run()
         self.folder_label.setText(f"Runs in {folder}")
-        self.runs = list_runs(folder)
+        self.runs = runs
+        self.tree.blockSignals(True)
         self.tree.clear()
-        for run in self.runs:
+        for run in runs:
             item = QTreeWidgetItem([run.name, run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
                                     f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run_state(run)])
             item.setData(0, PATH_ROLE, run.path)
             self.tree.addTopLevelItem(item)
-            if run.path == selected:
-                self.tree.setCurrentItem(item)
         for column in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(column)
+        self.tree.blockSignals(False)
+        if wanted is not None:
+            self.select_run(wanted)
+
+    def _on_current_changed(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is not None:
+            self.session.set_run(item.data(0, PATH_ROLE))
 
     def selected_run(self) -> Path | None:
         item = self.tree.currentItem()

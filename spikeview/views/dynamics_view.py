@@ -1,31 +1,37 @@
-"""Spike dynamics of one Recording: a timestep scrubber driving the raster, membrane traces, firing
-rates, accumulated outputs and attention views together, plus the energy panel and exports."""
+"""Spike dynamics of the session's recording: a timestep scrubber driving the raster, membrane traces,
+firing rates, accumulated outputs and attention views together, plus the energy of the inference.
+
+It follows `session.recording_changed` and `session.timestep_changed`; the scrubber asks the session
+for a timestep. Saving the view as PNG happens here; saving the recording is asked of the files
+controller through `save_recording_requested`.
+"""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTabWidget, QWidget
 
+from engine.probe.recording import RecordingAnalysis
+from spikeview.session import Session
 from spikeview.views.attention_view import AttentionView
 from spikeview.views.energy_view import EnergyView
 from spikeview.views.firing_rate_view import FiringRateView
+from spikeview.views.layouts import header_and_body
 from spikeview.views.output_view import OutputView
 from spikeview.views.raster_view import RasterView
 from spikeview.views.timestep_scrubber import TimestepScrubber
 from spikeview.views.trace_view import TraceView
 
-log = logging.getLogger(__name__)
 
-
-class DynamicsPanel(QWidget):
+class DynamicsView(QWidget):
     export_failed = Signal(str)
+    save_recording_requested = Signal(object)  # Path
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.recording = None
+        self.session = session
         self.scrubber = TimestepScrubber()
         self.raster = RasterView()
         self.traces = TraceView()
@@ -42,50 +48,39 @@ class DynamicsPanel(QWidget):
         png.clicked.connect(self.ask_save_png)
         npz = QPushButton("Save recording…")
         npz.clicked.connect(self.ask_save_recording)
-        top = QHBoxLayout()
-        top.addWidget(self.source_label, 1)
-        top.addWidget(png)
-        top.addWidget(npz)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.scrubber)
-        layout.addWidget(self.tabs, 1)
-        self.scrubber.timestep_changed.connect(self.set_timestep)
+        header_and_body(self, [self.source_label, png, npz], [self.scrubber, self.tabs])
+        self.scrubber.timestep_changed.connect(session.set_timestep)
         self.raster.neuron_selected.connect(self.traces.add_neuron)
+        session.recording_changed.connect(self.show_recording)
+        session.timestep_changed.connect(self.show_timestep)
+        if session.recording is not None:
+            self.show_recording(session.recording, session.recording_source)
 
-    def views(self) -> tuple:
-        return self.raster, self.traces, self.rates, self.outputs, self.attention
-
-    def set_recording(self, recording, source: str = "") -> None:
-        self.recording = recording
-        for view in self.views():
-            view.set_recording(recording)
-        if recording is not None:
+    def show_recording(self, analysis: RecordingAnalysis | None, source: str = "") -> None:
+        recording = analysis.recording if analysis is not None else None
+        self.raster.set_recording(recording)
+        self.traces.set_recording(recording)
+        for view in (self.rates, self.outputs, self.attention):
+            view.set_analysis(analysis)
+        if analysis is not None:
+            self.energy.set_report(analysis.energy)
             self.scrubber.set_timesteps(recording.timesteps)
             self.source_label.setText(source or f"{len(recording.layers)} spiking layers, T = {recording.timesteps}")
-        self.set_timestep(self.scrubber.timestep)
+        self.show_timestep(self.session.timestep)
 
-    def set_timestep(self, timestep: int) -> None:
+    def show_timestep(self, timestep: int) -> None:
+        self.scrubber.show_timestep(timestep)
         for view in (self.raster, self.traces, self.outputs, self.attention):
             view.set_timestep(timestep)
 
-    def set_energy(self, report) -> None:
-        self.energy.set_report(report)
-
     # ---- exports ---------------------------------------------------------------------------------
     def current_view_image(self) -> QImage:
-        """The visible tab as an image (the 3D attention rendering painted in by `capture`)."""
+        """The visible tab as an image."""
         return self.tabs.currentWidget().grab().toImage()
 
     def save_png(self, path: Path) -> Path:
         self.current_view_image().save(str(path))
         return Path(path)
-
-    def save_recording(self, path: Path) -> Path:
-        if self.recording is None:
-            raise ValueError("no recording to save")
-        return self.recording.save(path)
 
     def ask_save_png(self) -> None:
         name = self.tabs.tabText(self.tabs.currentIndex()).lower().replace(" ", "_")
@@ -94,9 +89,9 @@ class DynamicsPanel(QWidget):
             self.save_png(Path(path))
 
     def ask_save_recording(self) -> None:
-        if self.recording is None:
+        if self.session.recording is None:
             self.export_failed.emit("There is no recording to save yet.")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save recording", "recording.npz", "NumPy archive (*.npz)")
         if path:
-            self.save_recording(Path(path))
+            self.save_recording_requested.emit(Path(path))

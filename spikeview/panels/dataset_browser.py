@@ -1,24 +1,22 @@
 """The browser dock: MedMNIST datasets found under the data root (as paged thumbnail galleries per
-split, filterable by class) and the scans open in the session."""
+split, filterable by class) and the scans open in the session. The files controller lists the
+datasets and reads the splits in the background; a clicked thumbnail opens as the session's scan."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QListView, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.data.catalog import load_split
-from engine.data.medmnist_data import SPLITS, DatasetSpec
-from engine.io import DatasetFile, list_dataset_files, sample_to_volume
-from spikeview.jobs import JobRunner
+from engine.data.medmnist import DatasetFile
+from engine.data.spec import SPLITS, DatasetSpec
+from spikeview.controllers.files import FilesController
 from spikeview.session import OpenScan, Session
 
-log = logging.getLogger(__name__)
 
 THUMB_SIZE = 64
 PAGE_SIZE = 512
@@ -118,24 +116,21 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class DatasetBrowser(QWidget):
-    """Datasets and open scans; emits `sample_opened(Volume)` when a thumbnail is clicked."""
+    """Datasets and open scans; a clicked thumbnail becomes the session's current scan."""
 
-    sample_opened = Signal(object)  # engine.io.Volume
-    load_failed = Signal(str)
-
-    def __init__(self, session: Session, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, files: FilesController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session, self.runner = session, runner
+        self.session, self.controller = session, files
         self.files: list[DatasetFile] = []
         self.current_file: DatasetFile | None = None
-        self._split_cache: dict[tuple[Path, str], tuple[np.ndarray, np.ndarray]] = {}
         self._pending: tuple[Path, str] | None = None
         self._build()
         session.scan_added.connect(self._add_scan_item)
         session.scan_removed.connect(self._remove_scan_item)
         session.current_changed.connect(self._select_scan_item)
-        session.data_root_changed.connect(lambda _root: self.refresh())
-        self.refresh()
+        files.datasets_listed.connect(self.show_datasets)
+        files.split_loaded.connect(self._on_split_loaded)
+        files.split_failed.connect(lambda _message: self.count_label.setText("Could not load this dataset."))
 
     def _build(self) -> None:
         self.tree = QTreeWidget()
@@ -182,9 +177,9 @@ class DatasetBrowser(QWidget):
         layout.addWidget(splitter)
 
     # ---- datasets --------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """List the MedMNIST files present under the session's data root."""
-        self.files = list_dataset_files(self.session.data_root)
+    def show_datasets(self, files: list[DatasetFile]) -> None:
+        """The MedMNIST files present under the session's data root."""
+        self.files = files
         self.datasets_item.takeChildren()
         for number, dataset in enumerate(self.files):
             kind = "3D" if dataset.spec.spatial_dims == 3 else "2D"
@@ -213,33 +208,15 @@ class DatasetBrowser(QWidget):
         if self.current_file is None:
             return
         dataset, split = self.current_file, self.split_box.currentText()
-        key = (dataset.path, split)
-        if key in self._split_cache:
-            self._show_split(key)
-            return
-        self._pending = key
+        self._pending = (dataset.path, split)
         self.count_label.setText(f"Loading {dataset.title} {split}…")
         self.model.set_split(None, None, None)
-        self.runner.run(
-            f"Loading {dataset.title} {split}",
-            lambda _progress, _cancelled: load_split(dataset.spec, split, dataset.path.parent),
-            on_success=lambda result: self._on_split_loaded(key, result),
-            on_failure=self._on_split_failed,
-        )
+        self.controller.load_split(dataset, split)
 
-    def _on_split_loaded(self, key: tuple[Path, str], result: tuple[np.ndarray, np.ndarray]) -> None:
-        self._split_cache[key] = result
-        if key == self._pending:
-            self._show_split(key)
-
-    def _on_split_failed(self, message: str) -> None:
-        self.count_label.setText("Could not load this dataset.")
-        self.load_failed.emit(message)
-
-    def _show_split(self, key: tuple[Path, str]) -> None:
-        images, labels = self._split_cache[key]
-        self.model.set_split(self.current_file.spec, images, labels)
-        self._on_class_changed()
+    def _on_split_loaded(self, dataset: DatasetFile, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+        if (dataset.path, split) == self._pending:
+            self.model.set_split(dataset.spec, images, labels)
+            self._on_class_changed()
 
     def _on_class_changed(self, *_args) -> None:
         if self.model.images is None:
@@ -251,9 +228,8 @@ class DatasetBrowser(QWidget):
         sample = index.data(SAMPLE_ROLE)
         if sample is None or self.model.spec is None:
             return
-        volume = sample_to_volume(self.model.images[sample], self.model.spec, self.model.labels[sample],
-                                  self.split_box.currentText(), sample)
-        self.sample_opened.emit(volume)
+        self.controller.open_sample(self.model.spec, self.model.images[sample], self.model.labels[sample],
+                                    self.split_box.currentText(), sample)
 
     # ---- open scans ------------------------------------------------------------------------------
     def _on_tree_clicked(self, item: QTreeWidgetItem, _column: int) -> None:

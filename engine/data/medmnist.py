@@ -1,7 +1,9 @@
-"""MedMNIST 2D and 3D, every flag and size, read from the official `.npz` files.
+"""MedMNIST 2D and 3D, every flag and size: the one module that knows the official `.npz` files.
 
 Everything about a flag (task, channels, label names, sample counts, checksums) comes from
-`medmnist.INFO`; a file is checked against its official md5 before first use.
+`medmnist.INFO`. Files are found under a data root by their official names (`breastmnist.npz`,
+`adrenalmnist3d_64.npz`), checked against their official md5 before first use, and downloaded
+through medmnist when missing and the network allows.
 """
 from __future__ import annotations
 
@@ -9,55 +11,26 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.data.spec import SPLITS, DatasetSpec
 from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
 SIZES_2D = (28, 64, 128, 224)
 SIZES_3D = (28, 64)
-SPLITS = ("train", "val", "test")
+_FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
 
 
 def _info() -> dict:
     import medmnist  # creates ~/.medmnist on import; keep it lazy
 
     return medmnist.INFO
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset is: everything needed to build a model for it and to read its files."""
-
-    flag: str
-    size: int
-    task: str  # binary-class | multi-class | multi-label, binary-class | ordinal-regression
-    n_channels: int
-    labels: dict[int, str]
-    spatial_dims: int
-    n_samples: dict[str, int] = field(default_factory=dict)
-    md5: str = ""
-    url: str = ""
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.labels)
-
-    @property
-    def multi_label(self) -> bool:
-        return self.task.startswith("multi-label")
-
-    @property
-    def filename(self) -> str:
-        return f"{self.flag}.npz" if self.size == 28 else f"{self.flag}_{self.size}.npz"
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return (self.n_channels,) + (self.size,) * self.spatial_dims
 
 
 def medmnist_flags() -> list[str]:
@@ -176,3 +149,41 @@ def load_medmnist_split(
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"{path} is not a readable MedMNIST file ({exc}).") from exc
     return images, labels.astype(np.int64).reshape(len(labels), -1)
+
+
+# -- the files present under a data root ---------------------------------------------------
+@dataclass(frozen=True)
+class DatasetFile:
+    """A MedMNIST file present on disk."""
+
+    spec: DatasetSpec
+    path: Path
+
+    @property
+    def title(self) -> str:
+        return self.spec.flag if self.spec.size == 28 else f"{self.spec.flag} ({self.spec.size}px)"
+
+
+def parse_medmnist_filename(path: Path | str) -> tuple[str, int]:
+    """'adrenalmnist3d_64.npz' -> ('adrenalmnist3d', 64); 'breastmnist.npz' -> ('breastmnist', 28)."""
+    match = _FILENAME.match(Path(path).name)
+    if not match:
+        raise UserError(f"{Path(path).name} is not named like a MedMNIST file (e.g. breastmnist.npz or organmnist3d_64.npz).")
+    return match["flag"], int(match["size"] or 28)
+
+
+def list_dataset_files(root: Path | str) -> list[DatasetFile]:
+    """The MedMNIST files that exist under `root` (nothing is downloaded)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    known = set(medmnist_flags())
+    found = []
+    for path in sorted(root.glob("*.npz")):
+        try:
+            flag, size = parse_medmnist_filename(path)
+            if flag in known:
+                found.append(DatasetFile(medmnist_spec(flag, size), path))
+        except UserError:
+            continue
+    return found

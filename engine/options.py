@@ -1,0 +1,113 @@
+"""Every training option once: its default, its allowed values, its limits and its help.
+
+`TrainConfig` holds a run's settings (the "train" part of the run's `config.json`). Each field
+carries an `Option` in its metadata, and everything else reads them from there: the CLI builds the
+flags of `spikeview-engine train`, `TrainConfig.validate` checks a config, and the app builds its
+training form. The dataset and model names come from the data catalog and the model registry (the
+CLI and the app list them with `engine.data.catalog.list_datasets` and `engine.models.list_models`);
+a wrong one is refused where it is looked up.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from engine.errors import UserError
+
+ENCODERS = ("direct", "poisson", "latency")
+LOSSES = ("tet", "ce")
+ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
+DEVICES = ("auto", "cpu", "cuda")
+SIZES = (28, 64, 128, 224)
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one `TrainConfig` field is offered and checked."""
+
+    help: str
+    label: str = ""  # the app's form label; empty: the app does not show it
+    choices: tuple = ()  # the allowed values (empty: any)
+    minimum: float | None = None  # checked; a strict minimum is excluded ("must be above")
+    strict: bool = False
+    maximum: float | None = None  # the form's upper limit only; the CLI may go further
+    step: float | None = None  # the form's step for floats
+    off_text: str = ""  # the form's text for 0 (or None): "all", "never"
+    flag: str = ""  # the CLI flag when not --<name-with-dashes>; "-" for none
+
+
+def option(default: Any, help: str, *, factory: Callable[[], Any] | None = None, **how: Any) -> Any:
+    """A dataclass field with its `Option` (see `Option` for `how`)."""
+    metadata = {"option": Option(help, **how)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = option("phantom2d", "a MedMNIST flag (e.g. breastmnist) or phantom2d/3d", label="Dataset")
+    size: int = option(28, "image size in pixels (3D datasets: 28 or 64)", label="Size", choices=SIZES)
+    data_root: str | None = option(None, "folder of the MedMNIST .npz files (default $SPIKEVIEW_DATA, "
+                                         "else ~/.medmnist)")
+    model: str = option("sdt_tiny", "a registered model", label="Model")
+    model_overrides: dict = option(None, 'JSON overrides, e.g. \'{"dims": [32, 64, 128], "depth": 2}\'',
+                                   factory=dict, flag="--model-options")
+    timesteps: int = option(4, "timesteps per sample", label="Timesteps", minimum=1, maximum=64)
+    encoder: str = option("direct", "how an image becomes spikes", choices=ENCODERS)
+    epochs: int = option(10, "training epochs", label="Epochs", minimum=1, maximum=1000)
+    batch_size: int = option(64, "training batch size", label="Batch size", minimum=1, maximum=4096)
+    eval_batch_size: int = option(256, "evaluation batch size", minimum=1, flag="-")
+    lr: float = option(2e-3, "peak learning rate (AdamW, warm-up then cosine decay)", label="Learning rate",
+                       minimum=0.0, strict=True, maximum=1.0, step=1e-4)
+    weight_decay: float = option(0.01, "AdamW weight decay", minimum=0.0)
+    warmup_epochs: float = option(1.0, "epochs of linear learning-rate warm-up", minimum=0.0)
+    loss: str = option("tet", "tet (per-timestep CE with a regulariser) or ce (on the mean output)",
+                       label="Loss", choices=LOSSES)
+    tet_lambda: float = option(0.05, "weight of TET's regulariser", minimum=0.0, flag="-")
+    tet_phi: float = option(1.0, "target of TET's regulariser", flag="-")
+    augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
+    enhance: str = option("none", "contrast enhancement applied to every image", choices=ENHANCEMENTS)
+    device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)
+    seed: int = option(0, "random seed (data order, augmentation, initial weights)")
+    train_limit: int | None = option(None, "train on the first N training samples only", label="Train samples",
+                                     minimum=1, maximum=10_000_000, off_text="all")
+    probe_every: int = option(20, "record a validation sample's dynamics every N steps (0: never); "
+                                  "only where a probe is attached, as in the app", label="Probe every N steps",
+                              minimum=0, maximum=100_000, off_text="never", flag="-")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(values: dict) -> "TrainConfig":
+        unknown = set(values) - {f.name for f in fields(TrainConfig)}
+        if unknown:
+            raise UserError(f"Unknown training option(s): {', '.join(sorted(unknown))}.")
+        return TrainConfig(**values)
+
+    def validate(self) -> None:
+        """Raise `UserError` naming the first option whose value is not allowed."""
+        for name, how in train_options():
+            message = _problem(getattr(self, name), how)
+            if message:
+                raise UserError(f"--{name.replace('_', '-')} {message}.")
+
+
+def train_options() -> Iterator[tuple[str, Option]]:
+    """(field name, Option) of every `TrainConfig` field, in the order of the form."""
+    for item in fields(TrainConfig):
+        yield item.name, item.metadata["option"]
+
+
+def _problem(value: Any, how: Option) -> str:
+    if how.choices and value not in how.choices:
+        return f"must be one of {', '.join(map(str, how.choices))}, not '{value}'"
+    if how.minimum is None or value is None:
+        return ""
+    if how.strict and value <= how.minimum:
+        return "must be positive" if how.minimum == 0 else f"must be above {how.minimum:g}"
+    if value < how.minimum:
+        return f"must be at least {how.minimum:g}"
+    return ""

@@ -1,0 +1,156 @@
+"""Files: scans and DICOM folders, label overlays beside them, the MedMNIST files under the data root,
+and recordings saved to disk. Every read happens in a job; results go into the session."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.data.catalog import load_split
+from engine.data.medmnist import DatasetFile, default_data_root, list_dataset_files
+from engine.data.spec import DatasetSpec
+from engine.io import (
+    SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label, sample_to_volume,
+)
+from engine.probe.analysis import analyse
+from engine.probe.recording import Recording
+from spikeview.jobs import Job, JobRunner
+from spikeview.session import OpenScan, Session
+
+
+SCAN_FILE_FILTER = "Scans ({});;All files (*)".format(" ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS))
+__all__ = ["FilesController", "SCAN_FILE_FILTER", "default_data_root"]
+
+
+@dataclass
+class _Opened:
+    """What opening a path gave: a scan (and a label file lying beside it), or the series of a folder."""
+
+    volume: Volume | None = None
+    label_path: Path | None = None
+    series: list[SeriesInfo] | None = None
+
+
+class FilesController(QObject):
+    failed = Signal(str, str)  # title, one-sentence message
+    warned = Signal(str, str)  # title, message
+    series_found = Signal(object, list)  # folder, [SeriesInfo]: the user picks one, then open_path(folder, uid)
+    label_found = Signal(object, object)  # OpenScan, label path: offer it, then open_label(path, scan)
+    datasets_listed = Signal(list)  # [DatasetFile] under the data root
+    split_loaded = Signal(object, str, object, object)  # DatasetFile, split, images, labels
+    split_failed = Signal(str)
+
+    def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.runner = session, runner
+        self._splits: dict[tuple[Path, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._sample_scan: OpenScan | None = None
+        session.data_root_changed.connect(lambda _root: self.list_datasets())
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.runner.active)
+
+    # ---- scans -----------------------------------------------------------------------------------
+    def open_paths(self, paths) -> None:
+        for path in paths:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path, series_uid: str | None = None) -> Job:
+        """A file or DICOM folder, read in the background; a folder with several series asks first."""
+        path = Path(path)
+        return self.runner.run(
+            f"Opening {path.name}", lambda progress, _c: _open(path, series_uid, progress),
+            on_success=lambda opened: self._on_opened(path, opened),
+            on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message),
+        )
+
+    def _on_opened(self, path: Path, opened: _Opened) -> None:
+        if opened.series is not None:
+            if len(opened.series) == 1:
+                self.open_path(path, opened.series[0].uid)
+            else:
+                self.series_found.emit(path, opened.series)
+            return
+        scan = self.session.add_scan(opened.volume, path)
+        if opened.volume.warnings:
+            self.warned.emit(f"Opened {path.name} with changes", " ".join(opened.volume.warnings))
+        if opened.label_path is not None:
+            self.label_found.emit(scan, opened.label_path)
+
+    def open_label(self, path: Path, scan: OpenScan | None = None) -> Job | None:
+        scan = scan or self.session.current
+        if scan is None:
+            self.failed.emit("No scan open", "Open a scan first, then its label file.")
+            return None
+        name = Path(path).name
+        return self.runner.run(
+            f"Opening label {name}", lambda _p, _c: load_label(path, scan.volume),
+            on_success=lambda label: self.session.set_label(scan, label),
+            on_failure=lambda message: self.failed.emit(f"Could not overlay {name}", message),
+        )
+
+    def close_current_scan(self) -> None:
+        if self.session.current is not None:
+            if self.session.current is self._sample_scan:
+                self._sample_scan = None
+            self.session.remove_scan(self.session.current)
+
+    # ---- MedMNIST files under the data root --------------------------------------------------------
+    def list_datasets(self) -> Job:
+        root = self.session.data_root
+        return self.runner.run(f"Looking for datasets in {root.name}", lambda _p, _c: list_dataset_files(root),
+                               on_success=self.datasets_listed.emit,
+                               on_failure=lambda message: self.failed.emit("Could not list the datasets", message))
+
+    def load_split(self, dataset: DatasetFile, split: str) -> Job | None:
+        """The split's images and labels (`split_loaded`), read once and kept."""
+        key = (dataset.path, split)
+        if key in self._splits:
+            self.split_loaded.emit(dataset, split, *self._splits[key])
+            return None
+        return self.runner.run(
+            f"Loading {dataset.title} {split}", lambda _p, _c: load_split(dataset.spec, split, dataset.path.parent),
+            on_success=lambda arrays: self._on_split(dataset, split, arrays),
+            on_failure=self._on_split_failed,
+        )
+
+    def _on_split(self, dataset: DatasetFile, split: str, arrays: tuple[np.ndarray, np.ndarray]) -> None:
+        self._splits[(dataset.path, split)] = arrays
+        self.split_loaded.emit(dataset, split, *arrays)
+
+    def _on_split_failed(self, message: str) -> None:
+        self.split_failed.emit(message)
+        self.failed.emit("Could not load the dataset", message)
+
+    def open_sample(self, spec: DatasetSpec, image: np.ndarray, label: np.ndarray, split: str, index: int) -> OpenScan:
+        """A dataset sample as a scan; it replaces the previous sample (the gallery is for browsing)."""
+        if self._sample_scan is not None:
+            self.session.remove_scan(self._sample_scan)
+        self._sample_scan = self.session.add_scan(sample_to_volume(image, spec, label, split, index))
+        return self._sample_scan
+
+    # ---- recordings ------------------------------------------------------------------------------
+    def open_recording(self, path: Path) -> Job:
+        path = Path(path)
+        return self.runner.run(
+            f"Opening {path.name}", lambda _p, _c: analyse(Recording.load(path)),
+            on_success=lambda analysis: self.session.set_recording(analysis, f"Recording {path.name}"),
+            on_failure=lambda message: self.failed.emit("Could not open the recording", message),
+        )
+
+    def save_recording(self, path: Path) -> Job | None:
+        shown = self.session.recording
+        if shown is None:
+            self.failed.emit("Nothing to export", "There is no recording to save yet.")
+            return None
+        return self.runner.run(f"Saving {Path(path).name}", lambda _p, _c: shown.recording.save(path),
+                               on_failure=lambda message: self.failed.emit("Could not save the recording", message))
+
+
+def _open(path: Path, series_uid: str | None, progress) -> _Opened:
+    if path.is_dir() and series_uid is None:
+        return _Opened(series=list_series(path, progress))
+    return _Opened(volume=load(path, series_uid=series_uid, progress=progress), label_path=find_label_for(path))

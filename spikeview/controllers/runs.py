@@ -1,0 +1,27 @@
+"""The runs folder: its runs listed in the background whenever the folder changes or is asked again."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.runs.listing import RunSummary, list_runs
+from spikeview.jobs import Job, JobRunner
+from spikeview.session import Session
+
+__all__ = ["RunSummary", "RunsController"]
+
+
+class RunsController(QObject):
+    listed = Signal(object, list, object)  # folder, [RunSummary] newest first, the run to select (or None)
+
+    def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.runner = session, runner
+        session.runs_folder_changed.connect(lambda _folder: self.refresh())
+
+    def refresh(self, select: Path | None = None) -> Job:
+        """List the runs folder again; `select` a run in it once listed (one just trained)."""
+        folder = self.session.runs_folder
+        return self.runner.run(f"Listing runs in {Path(folder).name}", lambda _p, _c: list_runs(folder),
+                               on_success=lambda runs: self.listed.emit(folder, runs, select))

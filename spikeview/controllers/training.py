@@ -1,0 +1,209 @@
+"""Training from the app: a `TrainJob` runs the engine's Trainer on a worker thread and turns its
+events into Qt signals; the controller starts, resumes and cancels it, reads a past run's history,
+writes metrics CSVs and says which accelerator `auto` would use, all off the GUI thread."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+# Imported here, on the GUI thread at start-up, not lazily on a worker: a first import on the worker
+# stalled the event loop for hundreds of milliseconds (measured by benchmarks/bench_dynamics.py).
+import torch._dynamo  # noqa: F401  (torch.optim imports it, with sympy, on first use)
+from PySide6.QtCore import QObject, Signal
+
+from engine.data.catalog import list_datasets
+from engine.device import describe_accelerator
+from engine.errors import UserError
+from engine.learning.curves import epoch_curves_callback
+from engine.learning.trainer import Trainer, TrainEvent
+from engine.models import list_models
+from engine.options import TrainConfig
+from engine.probe.analysis import analyse
+from engine.probe.recorder import record_sample
+from engine.runs.listing import new_run_path, write_metrics_csv
+from engine.runs.rundir import RunDir
+from spikeview.jobs import Job, JobCancelled, JobRunner
+from spikeview.session import Session
+
+
+class TrainJob(Job):
+    """Runs an `engine` Trainer on a worker thread and turns its events into Qt signals.
+
+    Batch events are throttled (at most every `BATCH_INTERVAL_S`, plus the last step) so a fast GPU
+    cannot flood the GUI thread. Signals carry plain dicts / engine objects:
+    `started(dict: parameters, device, total_steps, epoch, epochs, run_dir, history)`,
+    `batch(dict: step, total_steps, epoch, loss, lr, images_per_s, eta_s)`,
+    `epoch_done(dict: the metrics.jsonl row)`, `curves(EpochCurves)`, `probe(RecordingAnalysis)`.
+    A new run's folder is named in `runs_folder` when no `run_dir` is given.
+    """
+
+    BATCH_INTERVAL_S = 0.05
+
+    started = Signal(dict)
+    batch = Signal(dict)
+    epoch_done = Signal(dict)
+    curves = Signal(object)
+    probe = Signal(object)
+
+    def __init__(self, config: TrainConfig, run_dir: Path | None, runs_folder: Path | None = None,
+                 resume: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(f"Training {config.model} on {config.dataset}", parent=parent)
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.runs_folder = runs_folder
+        self.resume = resume
+        self.trainer: Trainer | None = None
+        self._last_batch_emit = 0.0
+        self._start_time = 0.0
+        self._first_step: int | None = None  # the step count when timing began (resumed runs start late)
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def run_work(self) -> dict:
+        if self.run_dir is None:
+            self.run_dir = new_run_path(self.runs_folder, self.config.dataset, self.config.size, self.config.model)
+        self.trainer = Trainer(self.config, self.run_dir, callbacks=[self._on_event], resume=self.resume,
+                               probe=record_sample)
+        self.trainer.callbacks.append(epoch_curves_callback(self.trainer, self.curves.emit))
+        if self.is_cancelled():
+            raise JobCancelled
+        self._start_time = time.perf_counter()
+        try:
+            return self.trainer.run()
+        except torch.OutOfMemoryError as exc:
+            raise UserError("Training ran out of memory: lower the batch size or use a smaller model.") from exc
+
+    def _on_event(self, event: TrainEvent) -> None:
+        if event.kind == "start":
+            self._start_time, self._first_step = time.perf_counter(), None
+            history = RunDir(self.run_dir).read_metrics() if self.resume else []
+            self.started.emit({**event.metrics, "total_steps": event.total_steps, "epoch": event.epoch,
+                               "epochs": self.trainer.config.epochs, "run_dir": self.run_dir, "history": history})
+        elif event.kind == "batch":
+            self._on_batch(event, time.perf_counter())
+        elif event.kind == "epoch":
+            self.epoch_done.emit(dict(event.metrics))
+        elif event.kind == "probe" and event.recording is not None:
+            self.probe.emit(analyse(event.recording))
+
+    def _on_batch(self, event: TrainEvent, now: float) -> None:
+        if now - self._last_batch_emit < self.BATCH_INTERVAL_S and event.step < event.total_steps:
+            return
+        self._last_batch_emit = now
+        if self._first_step is None:
+            self._first_step = event.step - 1
+        elapsed = max(now - self._start_time, 1e-9)
+        steps_done = max(event.step - self._first_step, 1)
+        steps_per_s = steps_done / elapsed
+        self.progress.emit(event.step / max(event.total_steps, 1))
+        self.batch.emit({
+            "step": event.step, "total_steps": event.total_steps, "epoch": event.epoch,
+            "loss": event.metrics.get("loss", float("nan")), "lr": event.metrics.get("lr", float("nan")),
+            "images_per_s": steps_per_s * self.config.batch_size,
+            "eta_s": (event.total_steps - event.step) / steps_per_s,
+        })
+
+
+@dataclass
+class RunRecord:
+    """A past run as the training panel shows it: its settings, its epochs and its checkpoints."""
+
+    path: Path
+    config: TrainConfig
+    rows: list[dict]
+    checkpoints: list[str]
+
+
+def read_run(path: Path) -> RunRecord:
+    run = RunDir(path)
+    config = TrainConfig.from_dict(run.read_config()["train"])
+    return RunRecord(Path(path), config, run.read_metrics(), [t for t in ("best", "last") if run.has_checkpoint(t)])
+
+
+class TrainingController(QObject):
+    started = Signal(dict)  # TrainJob.started
+    batch = Signal(dict)
+    epoch_done = Signal(dict)
+    curves = Signal(object)  # EpochCurves
+    run_ended = Signal(object, str, dict)  # run folder (None if never made), finished | cancelled | failed,
+    # the Trainer's summary (finished) or {"message": ...} (failed)
+    run_opened = Signal(object)  # RunRecord
+    accelerator_described = Signal(str)
+    csv_written = Signal(object)  # Path
+    failed = Signal(str)
+
+    def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.runner = session, runner
+        self.job: TrainJob | None = None
+        session.run_changed.connect(self._on_run_chosen)
+
+    @staticmethod
+    def form_choices() -> dict[str, list]:
+        """The values of the options that come from the catalog and the registry."""
+        return {"dataset": list_datasets(), "model": list_models()}
+
+    def config(self, values: dict) -> TrainConfig:
+        """A run's settings from the form's values, reading the datasets in the session's data root."""
+        return TrainConfig(**values, data_root=str(self.session.data_root))
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and not self.job.done
+
+    def start(self, config: TrainConfig, run_dir: Path | None = None) -> TrainJob | None:
+        """A new run in `run_dir`, or in a fresh folder of the session's runs folder."""
+        return self._launch(TrainJob(config, run_dir, self.session.runs_folder))
+
+    def resume(self, run_dir: Path | None, config: TrainConfig) -> TrainJob | None:
+        """Continue a run; of `config` only the epoch budget and the device count."""
+        if run_dir is None:
+            self.failed.emit("Pick a run in the runs list to resume it.")
+            return None
+        return self._launch(TrainJob(config, run_dir, resume=True))
+
+    def cancel(self) -> None:
+        if self.running:
+            self.job.cancel()
+
+    def _launch(self, job: TrainJob) -> TrainJob | None:
+        if self.running:
+            self.failed.emit("A training run is already in progress; cancel it first.")
+            return None
+        self.job = job
+        for source, target in ((job.started, self.started), (job.batch, self.batch),
+                               (job.epoch_done, self.epoch_done), (job.curves, self.curves)):
+            source.connect(target)
+        job.probe.connect(lambda analysis: self.session.set_recording(analysis, "Training probe (val sample)"))
+        job.succeeded.connect(lambda summary: self.run_ended.emit(job.run_dir, "finished", summary))
+        job.cancelled_.connect(lambda: self.run_ended.emit(job.run_dir, "cancelled", {}))
+        job.failed.connect(lambda message: self._on_failed(job, message))
+        self.runner.submit(job)
+        return job
+
+    def _on_failed(self, job: TrainJob, message: str) -> None:
+        self.failed.emit(message)
+        self.run_ended.emit(job.run_dir, "failed", {"message": message})
+
+    # ---- past runs -------------------------------------------------------------------------------
+    def _on_run_chosen(self, path: Path | None) -> None:
+        if path is not None and not self.running:
+            self.open_run(path)
+
+    def open_run(self, path: Path) -> Job:
+        return self.runner.run(f"Reading {Path(path).name}", lambda _p, _c: read_run(path),
+                               on_success=self.run_opened.emit, on_failure=self.failed.emit)
+
+    def export_csv(self, run_dir: Path, destination: Path) -> Job:
+        return self.runner.run(f"Writing {Path(destination).name}",
+                               lambda _p, _c: write_metrics_csv(run_dir, destination),
+                               on_success=self.csv_written.emit, on_failure=self.failed.emit)
+
+    def describe_accelerator(self) -> Job:
+        return self.runner.run("Looking for a GPU", lambda _p, _c: describe_accelerator(),
+                               on_success=self.accelerator_described.emit)
