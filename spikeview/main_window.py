@@ -32,7 +32,9 @@ from spikeview.views.scan_view import ScanView
 
 WELCOME = (
     "<h2>SpikeView</h2><p>Open a scan with <b>File ▸ Open</b>, drop files here,"
-    " or pick a dataset on the left.</p><p>NIfTI · DICOM · NRRD · PNG/JPEG · MedMNIST</p>"
+    " or pick a dataset on the left.</p><p>NIfTI · DICOM · NRRD · PNG/JPEG · NumPy · MedMNIST</p>"
+    "<p>New here? <a href='sample' style='color:#8ab4f8'>Open the sample scan</a>, a phantom volume;"
+    " the sample model in <b>Runs</b> classifies it.</p>"
     f"<p style='color:#fbbc04'>{RESEARCH_NOTICE}</p>"
 )
 
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open File…", self.ask_open_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open DICOM &Folder…", self.ask_open_folder)
         self._action(file_menu, "Open &Label Overlay…", self.ask_open_label)
+        self._action(file_menu, "Open &Sample Scan", self.files.open_sample_scan)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         self._action(file_menu, "Choose &Data Folder…", self.ask_data_root)
@@ -152,6 +155,7 @@ class MainWindow(QMainWindow):
         self.session.current_changed.connect(self._show_title)
         self.session.recent_changed.connect(self._rebuild_recent_menu)
         self.scan_view.cursor_text.connect(self.cursor_label.setText)
+        self.scan_view.link_activated.connect(lambda _link: self.files.open_sample_scan())
         self.toolbar.preset_chosen.connect(self.scan_view.apply_window_preset)
         self.toolbar.colormap_chosen.connect(self.scan_view.set_colormap)
         self.toolbar.render_chosen.connect(self.scan_view.set_render_preset)

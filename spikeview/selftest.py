@@ -165,7 +165,6 @@ def child_qt() -> dict:
 
 def child_vtk() -> dict:
     """An offscreen VTK volume rendering of the sample scan is not blank."""
-    import numpy as np
     import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - registers the OpenGL backend
     import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
     from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.medmnist import SIZES_2D, SIZES_3D, load_medmnist_split, medmnist_flags, medmnist_spec
+from engine.data.medmnist import (
+    SIZES_2D, SIZES_3D, DatasetFile, list_dataset_files, load_medmnist_split, medmnist_flags, medmnist_spec,
+)
 from engine.data.phantom import make_phantom_split, phantom_spec
 from engine.data.spec import DatasetSpec
 
@@ -27,6 +29,13 @@ def available_sizes(flag: str) -> tuple[int, ...]:
     if flag in PHANTOM_FLAGS:
         return (28,)
     return SIZES_3D if get_spec(flag).spatial_dims == 3 else SIZES_2D
+
+
+def available_datasets(root: Path | str) -> list[DatasetFile]:
+    """What can be browsed and trained on here: the MedMNIST files under `root`, then the built-in
+    phantoms (so a first-time user with no files has data to try)."""
+    built_in = [DatasetFile(phantom_spec(dims), None) for dims in PHANTOM_FLAGS.values()]
+    return list_dataset_files(root) + built_in
 
 
 def load_split(spec: DatasetSpec, split: str, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

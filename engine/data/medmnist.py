@@ -154,14 +154,26 @@ def load_medmnist_split(
 # -- the files present under a data root ---------------------------------------------------
 @dataclass(frozen=True)
 class DatasetFile:
-    """A MedMNIST file present on disk."""
+    """A dataset that can be browsed and trained on: a MedMNIST file on disk, or a built-in phantom
+    (no file: `path` is None, the images are generated)."""
 
     spec: DatasetSpec
-    path: Path
+    path: Path | None
 
     @property
     def title(self) -> str:
+        if self.path is None:
+            return f"{self.spec.flag} (built in)"
         return self.spec.flag if self.spec.size == 28 else f"{self.spec.flag} ({self.spec.size}px)"
+
+    @property
+    def key(self) -> tuple[str, int, Path | None]:
+        return self.spec.flag, self.spec.size, self.path
+
+    @property
+    def root(self) -> Path | None:
+        """The folder to read it from (None for a built-in dataset)."""
+        return self.path.parent if self.path is not None else None
 
 
 def parse_medmnist_filename(path: Path | str) -> tuple[str, int]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.data.catalog import load_split
-from engine.data.medmnist import DatasetFile, default_data_root, list_dataset_files
+from engine.data.catalog import available_datasets, load_split
+from engine.data.medmnist import DatasetFile, default_data_root
 from engine.data.spec import DatasetSpec
 from engine.io import (
     SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label, sample_to_volume,
@@ -17,6 +17,7 @@ from engine.io import (
 from engine.probe.analysis import analyse
 from engine.probe.recording import Recording
 from spikeview.jobs import Job, JobRunner
+from spikeview.resources import sample_scan_path
 from spikeview.session import OpenScan, Session
 
 
@@ -38,14 +39,14 @@ class FilesController(QObject):
     warned = Signal(str, str)  # title, message
     series_found = Signal(object, list)  # folder, [SeriesInfo]: the user picks one, then open_path(folder, uid)
     label_found = Signal(object, object)  # OpenScan, label path: offer it, then open_label(path, scan)
-    datasets_listed = Signal(list)  # [DatasetFile] under the data root
+    datasets_listed = Signal(list)  # [DatasetFile]: the MedMNIST files under the data root, the phantoms
     split_loaded = Signal(object, str, object, object)  # DatasetFile, split, images, labels
     split_failed = Signal(str)
 
     def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.runner = session, runner
-        self._splits: dict[tuple[Path, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._splits: dict[tuple[tuple, str], tuple[np.ndarray, np.ndarray]] = {}  # (dataset key, split)
         self._sample_scan: OpenScan | None = None
         session.data_root_changed.connect(lambda _root: self.list_datasets())
 
@@ -66,6 +67,10 @@ class FilesController(QObject):
             on_success=lambda opened: self._on_opened(path, opened),
             on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message),
         )
+
+    def open_sample_scan(self) -> Job:
+        """The phantom volume that ships with SpikeView (for a first try with no data)."""
+        return self.open_path(sample_scan_path())
 
     def _on_opened(self, path: Path, opened: _Opened) -> None:
         if opened.series is not None:
@@ -101,24 +106,24 @@ class FilesController(QObject):
     # ---- MedMNIST files under the data root --------------------------------------------------------
     def list_datasets(self) -> Job:
         root = self.session.data_root
-        return self.runner.run(f"Looking for datasets in {root.name}", lambda _p, _c: list_dataset_files(root),
+        return self.runner.run(f"Looking for datasets in {root.name}", lambda _p, _c: available_datasets(root),
                                on_success=self.datasets_listed.emit,
                                on_failure=lambda message: self.failed.emit("Could not list the datasets", message))
 
     def load_split(self, dataset: DatasetFile, split: str) -> Job | None:
         """The split's images and labels (`split_loaded`), read once and kept."""
-        key = (dataset.path, split)
+        key = (dataset.key, split)
         if key in self._splits:
             self.split_loaded.emit(dataset, split, *self._splits[key])
             return None
         return self.runner.run(
-            f"Loading {dataset.title} {split}", lambda _p, _c: load_split(dataset.spec, split, dataset.path.parent),
+            f"Loading {dataset.title} {split}", lambda _p, _c: load_split(dataset.spec, split, dataset.root),
             on_success=lambda arrays: self._on_split(dataset, split, arrays),
             on_failure=self._on_split_failed,
         )
 
     def _on_split(self, dataset: DatasetFile, split: str, arrays: tuple[np.ndarray, np.ndarray]) -> None:
-        self._splits[(dataset.path, split)] = arrays
+        self._splits[(dataset.key, split)] = arrays
         self.split_loaded.emit(dataset, split, *arrays)
 
     def _on_split_failed(self, message: str) -> None:

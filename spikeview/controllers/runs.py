@@ -1,12 +1,15 @@
-"""The runs folder: its runs listed in the background whenever the folder changes or is asked again."""
+"""The runs folder: its runs listed in the background whenever the folder changes or is asked again,
+followed by the sample model that ships with SpikeView."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.runs.listing import RunSummary, list_runs
+from engine.errors import UserError
+from engine.runs.listing import RunSummary, list_runs, summarize_run
 from spikeview.jobs import Job, JobRunner
+from spikeview.resources import sample_run_path
 from spikeview.session import Session
 
 __all__ = ["RunSummary", "RunsController"]
@@ -23,5 +26,13 @@ class RunsController(QObject):
     def refresh(self, select: Path | None = None) -> Job:
         """List the runs folder again; `select` a run in it once listed (one just trained)."""
         folder = self.session.runs_folder
-        return self.runner.run(f"Listing runs in {Path(folder).name}", lambda _p, _c: list_runs(folder),
+        return self.runner.run(f"Listing runs in {Path(folder).name}", lambda _p, _c: list_runs(folder) + shipped_runs(),
                                on_success=lambda runs: self.listed.emit(folder, runs, select))
+
+
+def shipped_runs() -> list[RunSummary]:
+    """The sample model shipped in the app's resources (absent from a broken installation)."""
+    try:
+        return [summarize_run(sample_run_path())]
+    except (UserError, OSError, ValueError):
+        return []

@@ -9,11 +9,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
 from spikeview.controllers.runs import RunsController, RunSummary
+from spikeview.resources import sample_run_path
 from spikeview.session import Session
 from spikeview.views.layouts import header_and_body
 
 COLUMNS = ("run", "dataset", "model", "epochs", "val ACC", "val AUC", "state")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def run_title(run: RunSummary) -> str:
+    return "sample model (ships with SpikeView)" if run.path == sample_run_path() else run.name
 
 
 def run_state(run: RunSummary) -> str:
@@ -49,7 +54,7 @@ class RunsList(QWidget):
         self.tree.blockSignals(True)
         self.tree.clear()
         for run in runs:
-            item = QTreeWidgetItem([run.name, run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
+            item = QTreeWidgetItem([run_title(run), run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
                                     f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run_state(run)])
             item.setData(0, PATH_ROLE, run.path)
             self.tree.addTopLevelItem(item)

@@ -34,6 +34,7 @@ class ScanView(QStackedWidget):
     """Follows `session.current_changed` and `label_changed`; `cursor_text` describes the voxel under the mouse."""
 
     cursor_text = Signal(str)
+    link_activated = Signal(str)  # a link of the welcome page (e.g. "sample": open the sample scan)
 
     def __init__(self, session: Session, presets: dict[str, tuple[WindowPreset, ...]], welcome: str,
                  parent: QWidget | None = None) -> None:
@@ -42,6 +43,7 @@ class ScanView(QStackedWidget):
         self.colormap = "Grey"
         self.welcome = QLabel(welcome)
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.linkActivated.connect(self.link_activated)
         self.image_view = SliceView(view=None)
         self.ortho_view = OrthoView()
         for page in (self.welcome, self.image_view, self.ortho_view):

@@ -71,7 +71,8 @@ def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root,
     qtbot.addWidget(runs)
     with qtbot.waitSignal(runs_controller.listed, timeout=10000):
         runs_controller.refresh(select=run)
-    assert [r.path.name for r in runs.runs] == ["one"] and runs.tree.topLevelItemCount() == 1
+    assert [r.path.name for r in runs.runs] == ["one", "sample_run"] and runs.tree.topLevelItemCount() == 2
+    assert runs.tree.topLevelItem(1).text(0) == "sample model (ships with SpikeView)"
     assert panel.session.run == run, "the listed run is selected, so it becomes the session's run"
     with qtbot.waitSignal(panel.controller.csv_written, timeout=10000) as written:
         panel.controller.export_csv(run, tmp_path / "metrics.csv")
