@@ -109,6 +109,17 @@ def test_archive_engine_on_real_scan(unpacked_archive, volumes_dir, medmnist_roo
     assert wrong.returncode == 2 and wrong.stderr.startswith("error:") and len(wrong.stderr.strip().splitlines()) == 1
 
 
+def test_archive_engine_worker_processes(unpacked_archive, medmnist_root, tmp_path):
+    """`--workers 2` starts worker processes of the frozen engine (multiprocessing spawn, freeze_support)
+    and a SQLite Optuna study (its migrations are files the bundle must carry)."""
+    done = _run([unpacked_archive / "spikeview-engine", "snndeep", "tune", "--task", "organamnist",
+                 "--medmnist-root", medmnist_root, "--study-dir", tmp_path / "study", "--workers", "2",
+                 "--impl", "custom", "--rule", "bptt", "--trials", "2", "--epochs", "1",
+                 "--max-train", "200", "--max-test", "100"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "study" / "optuna.db").is_file()
+
+
 def test_archive_gui_shows_a_real_scan(unpacked_archive, volumes_dir, user_env, tmp_path):
     _assert_gui_shows_scan([unpacked_archive / "spikeview"], volumes_dir / "brain1_image.nrrd", user_env,
                            tmp_path / "archive_gui.png")
