@@ -32,7 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=None, help="folder with MedMNIST .npz files")
     parser.add_argument("--self-test", action="store_true",
                         help="check every part of this installation, print one JSON object, exit 0 or 1")
-    parser.add_argument("--self-test-part", choices=("qt", "vtk"), help=argparse.SUPPRESS)
+    parser.add_argument("--self-test-part", choices=("qt", "vtk", "app"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

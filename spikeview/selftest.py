@@ -186,7 +186,55 @@ def child_vtk() -> dict:
     return {"render_window": window.GetClassName(), "lit_fraction": round(lit, 3)}
 
 
-CHILD_CHECKS: dict[str, Callable[[], dict]] = {"qt": child_qt, "vtk": child_vtk}
+def _wait_for(signal, timeout_s: float) -> tuple:
+    """Run the Qt event loop until `signal` is emitted; its arguments, or TimeoutError."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop, received = QEventLoop(), []
+    signal.connect(lambda *args: (received.append(args), loop.quit()))
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    if not received:
+        raise TimeoutError(f"no answer within {timeout_s:.0f} s")
+    return received[0]
+
+
+def child_app() -> dict:
+    """The app's own flows, as a user drives them: open the sample scan, train a tiny model in the
+    background with live spike recordings, run the sample model on the scan into the dynamics views."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.options import TrainConfig
+    from spikeview.controllers.inference import SOURCE_SCAN
+    from spikeview.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    with tempfile.TemporaryDirectory() as folder:
+        app.setApplicationName("SpikeView self-test")  # settings (recent files) never touch the user's
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
+        window = MainWindow(data_root=Path(folder))
+        window.session.set_runs_folder(Path(folder) / "runs")
+        window.files.open_sample_scan()
+        scan = _wait_for(window.session.current_changed, 60)[0]
+        window.training.start(TrainConfig(dataset="phantom2d", epochs=1, batch_size=16, train_limit=32, probe_every=1,
+                                          device="auto"))
+        _run, state, _summary = _wait_for(window.training.run_ended, 180)
+        if state != "finished":
+            raise RuntimeError(f"the training job ended {state}")
+        window.session.set_run(resources.sample_run_path())
+        window.inference.start(SOURCE_SCAN)
+        outcome = _wait_for(window.inference.finished, 120)[0]
+        shown = window.session.recording is not None and window.session.recording.recording is outcome.result.recording
+        window.runner.wait(10000)
+        window.close()
+    if not shown:
+        raise RuntimeError("the inference's recording did not reach the dynamics views")
+    return {"scan": scan.title, "training": state, "prediction": outcome.result.label_name}
+
+
+CHILD_CHECKS: dict[str, Callable[[], dict]] = {"qt": child_qt, "vtk": child_vtk, "app": child_app}
 
 
 def run_child_check(name: str) -> int:
@@ -231,7 +279,8 @@ def run_self_test() -> dict:
     start = time.perf_counter()
     checks = [("resources", check_resources), ("qt", _in_child("qt")), ("vtk", _in_child("vtk")),
               ("torch", check_torch), ("spikingjelly", check_spikingjelly), ("nibabel", check_nibabel),
-              ("pydicom", check_pydicom), ("training step", check_training_step), ("inference", check_inference)]
+              ("pydicom", check_pydicom), ("training step", check_training_step), ("inference", check_inference),
+              ("app", _in_child("app"))]
     results = [_run_check(name, check) for name, check in checks]
     failed = [r.name for r in results if not r.ok]
     return {"ok": not failed, "failed": failed, **app_info().to_dict(), "versions": _versions(),

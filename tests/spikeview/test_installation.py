@@ -89,7 +89,7 @@ def test_self_test_from_source(tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and report["ok"], report["failed"]
     assert [c["name"] for c in report["checks"]] == ["resources", "qt", "vtk", "torch", "spikingjelly", "nibabel",
-                                                     "pydicom", "training step", "inference"]
+                                                     "pydicom", "training step", "inference", "app"]
     assert report["versions"]["torch"].startswith("2.13")
 
 
