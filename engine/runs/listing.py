@@ -1,4 +1,10 @@
-"""The runs folder: list past run directories with their status, name new ones, export metrics."""
+"""The runs folder: list past run directories with their state, name new ones, export metrics.
+
+A run's state comes from its files: `running` while a live training holds its lock, `finished` once
+every planned epoch is done, `cancelled` when a training was stopped on request (`status.json`), and
+`interrupted` when it ended otherwise (killed, a crash, a full disk). A run that is not finished can be
+resumed: from its last complete epoch, or from the beginning when none was saved.
+"""
 from __future__ import annotations
 
 import csv
@@ -9,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.runs.lock import held_by_a_live_process
 from engine.runs.rundir import CONFIG, RunDir
 from engine.runs.selection import selection_score
 
@@ -27,6 +34,8 @@ class RunSummary:
     has_best: bool
     has_last: bool
     modified: float
+    running: bool = False
+    cancelled: bool = False
 
     @property
     def name(self) -> str:
@@ -34,11 +43,26 @@ class RunSummary:
 
     @property
     def complete(self) -> bool:
-        return self.epochs_done >= self.epochs_planned
+        return self.epochs_done >= self.epochs_planned and self.has_best
+
+    @property
+    def state(self) -> str:
+        """running | finished | cancelled | interrupted"""
+        if self.running:
+            return "running"
+        if self.complete:
+            return "finished"
+        return "cancelled" if self.cancelled else "interrupted"
 
     @property
     def resumable(self) -> bool:
-        return self.has_last and not self.complete
+        return self.state in ("cancelled", "interrupted")
+
+    def describe_state(self) -> str:
+        """The state in words, for a runs list: "cancelled after 3 of 10 epochs (resumable)"."""
+        if self.state in ("running", "finished"):
+            return self.state
+        return f"{self.state} after {self.epochs_done} of {self.epochs_planned} epochs (resumable)"
 
 
 def default_runs_folder(data_root: Path) -> Path:
@@ -50,13 +74,14 @@ def summarize_run(path: Path) -> RunSummary:
     config = run.read_config()
     rows = run.read_metrics()
     best = max(rows, key=lambda r: selection_score(r.get("val_acc", 0.0), r.get("val_auc", math.nan)), default={})
-    train = config.get("train", {})
+    train = config["train"]
     return RunSummary(
         path=Path(path), dataset=train.get("dataset", "?"), model=train.get("model", "?"),
         epochs_done=len(rows), epochs_planned=int(train.get("epochs", 0)),
         best_val_acc=float(best.get("val_acc", float("nan"))), best_val_auc=float(best.get("val_auc", float("nan"))),
         has_best=run.has_checkpoint("best"), has_last=run.has_checkpoint("last"),
         modified=(Path(path) / CONFIG).stat().st_mtime,
+        running=held_by_a_live_process(path), cancelled=run.read_status().get("state") == "cancelled",
     )
 
 

@@ -16,12 +16,6 @@ COLUMNS = ("run", "dataset", "model", "epochs", "val ACC", "val AUC", "state")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def run_state(run: RunSummary) -> str:
-    if run.complete:
-        return "finished"
-    return "interrupted (resumable)" if run.resumable else "incomplete"
-
-
 class RunsList(QWidget):
     def __init__(self, session: Session, controller: RunsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,7 +44,7 @@ class RunsList(QWidget):
         self.tree.clear()
         for run in runs:
             item = QTreeWidgetItem([run.name, run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
-                                    f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run_state(run)])
+                                    f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run.describe_state()])
             item.setData(0, PATH_ROLE, run.path)
             self.tree.addTopLevelItem(item)
         for column in range(len(COLUMNS)):
