@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.files.series_found.connect(self._choose_series)
         self.files.label_found.connect(self._offer_label)
         self.training.run_ended.connect(lambda path, _state, _summary: self.runs.refresh(select=path))
+        self.training.run_unreadable.connect(lambda message: show_error(self, "Could not open the run", message))
         self.dynamics.save_recording_requested.connect(self.files.save_recording)
         self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
         for signal, title in ((self.training.failed, "Training"), (self.inference.failed, "Inference"),

@@ -39,7 +39,22 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise UserError(f"The weights in {source} do not fit this model's architecture.") from exc
+        raise UserError(f"The weights in {source} do not fit the model its config.json describes "
+                        f"({_first_misfit(model.state_dict(), state)}).") from exc
+
+
+def _first_misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """The first weight that differs between a model and a checkpoint, in words."""
+    def shape(tensor: torch.Tensor) -> str:
+        return " x ".join(map(str, tensor.shape)) or "a single number"
+
+    for name, tensor in expected.items():
+        if name not in found:
+            return f"{name} is missing"
+        if found[name].shape != tensor.shape:
+            return f"{name} is {shape(found[name])} there but {shape(tensor)} in the model"
+    extra = next(iter(found.keys() - expected.keys()), "?")
+    return f"{extra} belongs to no layer of the model"
 
 
 def ready_for_inference(model: nn.Module, fold: bool = True) -> nn.Module:
@@ -71,18 +86,19 @@ def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", devi
     """The model of a run directory with its `tag` checkpoint's weights, on `device`, ready for inference."""
     run = RunDir(run_dir)
     saved = run.read_config()
+    config = run.train_config()
     try:
-        config = TrainConfig.from_dict(saved["train"])
         prep = Preprocessing(**saved["preprocessing"])
         labels = saved["dataset"]["labels"]
+        names = [str(labels[str(i)]) for i in range(len(labels))]
     except (KeyError, TypeError) as exc:
-        raise UserError(f"The run {run.path} has an incomplete config.json (no {exc}).") from exc
+        raise UserError(f"The run {run.path.name} has damaged preprocessing or label settings in its "
+                        "config.json.") from exc
+    if not names:
+        raise UserError(f"The run {run.path.name} has no label names in its config.json.")
     spec = get_spec(config.dataset, config.size)
     model = build_model(config, spec)
     load_weights(model, run.load_checkpoint(tag).model_state, run.path)
     torch_device = pick_device(device)
     model = ready_for_inference(model.to(torch_device), fold)
-    names = [labels[str(i)] for i in range(len(labels))]
-    if not names:
-        raise UserError(f"The run {run.path} has no label names in its config.")
     return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device)

@@ -3,7 +3,8 @@
 A run's state comes from its files: `running` while a live training holds its lock, `finished` once
 every planned epoch is done, `cancelled` when a training was stopped on request (`status.json`), and
 `interrupted` when it ended otherwise (killed, a crash, a full disk). A run that is not finished can be
-resumed: from its last complete epoch, or from the beginning when none was saved.
+resumed: from its last complete epoch, or from the beginning when none was saved. A damaged run is
+listed as `unreadable`, with the sentence that says why.
 """
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ class RunSummary:
     modified: float
     running: bool = False
     cancelled: bool = False
+    problem: str = ""  # why an unreadable run cannot be used, in one sentence
+
+    @staticmethod
+    def unreadable(path: Path, problem: str) -> "RunSummary":
+        return RunSummary(Path(path), "?", "?", 0, 0, math.nan, math.nan, False, False,
+                          _modified(Path(path)), problem=problem)
 
     @property
     def name(self) -> str:
@@ -47,7 +54,9 @@ class RunSummary:
 
     @property
     def state(self) -> str:
-        """running | finished | cancelled | interrupted"""
+        """running | finished | cancelled | interrupted | unreadable"""
+        if self.problem:
+            return "unreadable"
         if self.running:
             return "running"
         if self.complete:
@@ -60,7 +69,7 @@ class RunSummary:
 
     def describe_state(self) -> str:
         """The state in words, for a runs list: "cancelled after 3 of 10 epochs (resumable)"."""
-        if self.state in ("running", "finished"):
+        if self.state in ("running", "finished", "unreadable"):
             return self.state
         return f"{self.state} after {self.epochs_done} of {self.epochs_planned} epochs (resumable)"
 
@@ -80,13 +89,20 @@ def summarize_run(path: Path) -> RunSummary:
         epochs_done=len(rows), epochs_planned=int(train.get("epochs", 0)),
         best_val_acc=float(best.get("val_acc", float("nan"))), best_val_auc=float(best.get("val_auc", float("nan"))),
         has_best=run.has_checkpoint("best"), has_last=run.has_checkpoint("last"),
-        modified=(Path(path) / CONFIG).stat().st_mtime,
+        modified=_modified(Path(path)),
         running=held_by_a_live_process(path), cancelled=run.read_status().get("state") == "cancelled",
     )
 
 
+def _modified(path: Path) -> float:
+    try:
+        return (path / CONFIG).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def list_runs(folder: Path | str) -> list[RunSummary]:
-    """Run directories directly under `folder`, newest first; unreadable ones are skipped."""
+    """Run directories directly under `folder`, newest first; damaged ones say why they are unreadable."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -97,7 +113,9 @@ def list_runs(folder: Path | str) -> list[RunSummary]:
         try:
             runs.append(summarize_run(path))
         except (UserError, ValueError, OSError) as exc:
-            log.warning("skipping run %s: %s", path, exc)
+            log.warning("run %s is unreadable: %s", path, exc)
+            message = str(exc) if isinstance(exc, UserError) else f"The run {path.name} cannot be read ({exc})."
+            runs.append(RunSummary.unreadable(path, message))
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 
 

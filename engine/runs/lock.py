@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.runs.atomic import TMP_SUFFIX, write_failure
+from engine.runs.atomic import TMP_SUFFIX, failure_reason, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,13 @@ class RunLock:
         self._made_folder = False
 
     def __enter__(self) -> "RunLock":
-        self._made_folder = not self.folder.exists()
         try:
+            self._made_folder = not self.folder.exists()
             self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"The run folder {self.folder} could not be made because {failure_reason(exc)}; "
+                            "choose a folder you can write to.") from exc
+        try:
             self._fd = self._take()
         except OSError as exc:
             self._remove_folder_if_made()

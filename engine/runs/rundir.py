@@ -82,14 +82,14 @@ class RunDir:
 
     def train_config(self) -> TrainConfig:
         """The run's training settings (the "train" section), checked like the CLI's options."""
+        values = self.read_config()["train"]
         try:
-            config = TrainConfig.from_dict(self.read_config()["train"])
-        except TypeError as exc:
-            raise UserError(f"The run {self.path.name} has damaged training settings in {CONFIG}.") from exc
-        try:
+            config = TrainConfig.from_dict(values)
             config.validate()
         except UserError as exc:
-            raise UserError(f"The run {self.path.name} has a setting out of range in {CONFIG} ({exc}).") from exc
+            problem = str(exc).rstrip(".")
+            raise UserError(f"The run {self.path.name} has an unusable training setting in {CONFIG}: "
+                            f"{problem[:1].lower() + problem[1:]}.") from exc
         return config
 
     # -- metrics ----------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class RunsList(QWidget):
             item = QTreeWidgetItem([run.name, run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
                                     f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run.describe_state()])
             item.setData(0, PATH_ROLE, run.path)
+            if run.problem:
+                item.setToolTip(COLUMNS.index("state"), run.problem)
             self.tree.addTopLevelItem(item)
         for column in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(column)
