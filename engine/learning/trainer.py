@@ -22,6 +22,7 @@ import torch
 from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec
+from engine.data.domain import training_domain
 from engine.data.encoders import encode
 from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
 from engine.data.transforms import AugmentConfig, augment, augmentation_for
@@ -130,6 +131,7 @@ class Trainer:
                         "n_channels": self.spec.n_channels, "spatial_dims": self.spec.spatial_dims},
             "preprocessing": self.prep.to_dict(),
             "model": {"name": self.config.model, **self.model.cfg.to_dict()},
+            "domain": training_domain(self.spec, self.prep.enhance, self.splits["train"].images.numpy()).to_dict(),
         }
 
     def _restore(self, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LambdaLR

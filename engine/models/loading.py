@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from engine.data.catalog import get_spec
+from engine.data.domain import InputDomain, dataset_domain
 from engine.data.pipeline import Preprocessing
 from engine.data.spec import DatasetSpec
 from engine.device import pick_device
@@ -76,6 +77,7 @@ class LoadedRun:
     task: str
     label_names: list[str]
     device: torch.device
+    domain: InputDomain  # what the model was trained on (`recorded` is False for runs older than the record)
 
     @property
     def multi_label(self) -> bool:
@@ -97,8 +99,21 @@ def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", devi
     if not names:
         raise UserError(f"The run {run.path.name} has no label names in its config.json.")
     spec = get_spec(config.dataset, config.size)
+    domain = read_domain(saved, spec, prep, run.path)
     model = build_model(config, spec)
     load_weights(model, run.load_checkpoint(tag).model_state, run.path)
     torch_device = pick_device(device)
     model = ready_for_inference(model.to(torch_device), fold)
-    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device)
+    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device, domain)
+
+
+def read_domain(saved: dict, spec: DatasetSpec, prep: Preprocessing, path: Path) -> InputDomain:
+    """A run's recorded input domain; for a run older than the record, what its config says of its dataset."""
+    if "domain" not in saved:
+        domain = dataset_domain(spec, prep.enhance)
+        domain.recorded = False
+        return domain
+    try:
+        return InputDomain.from_dict(saved["domain"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"The run {path.name} has a damaged input-domain record in its config.json.") from exc
