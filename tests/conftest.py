@@ -47,3 +47,16 @@ def dicom_writer():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def breast_run(tmp_path_factory, medmnist_root) -> Path:
+    """A small BreastMNIST (ultrasound) model trained long enough (2 epochs) that its neurons fire."""
+    from engine.learning.trainer import Trainer
+    from engine.options import TrainConfig
+
+    run_dir = tmp_path_factory.mktemp("runs") / "breast"
+    config = TrainConfig(dataset="breastmnist", data_root=str(medmnist_root), epochs=2, batch_size=32, lr=5e-3,
+                         model_overrides={"dims": [8, 16, 32], "heads": 2}, device="cpu")
+    Trainer(config, run_dir).run()
+    return run_dir

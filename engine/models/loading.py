@@ -84,9 +84,18 @@ class LoadedRun:
         return self.task.startswith("multi-label")
 
 
-def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", device: str = "auto") -> LoadedRun:
-    """The model of a run directory with its `tag` checkpoint's weights, on `device`, ready for inference."""
-    run = RunDir(run_dir)
+@dataclass
+class RunSettings:
+    """What a run's config.json says about its model's inputs and outputs, checked."""
+
+    config: TrainConfig
+    prep: Preprocessing
+    spec: DatasetSpec
+    label_names: list[str]
+    domain: InputDomain
+
+
+def read_run_settings(run: RunDir) -> RunSettings:
     saved = run.read_config()
     config = run.train_config()
     try:
@@ -99,15 +108,27 @@ def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", devi
     if not names:
         raise UserError(f"The run {run.path.name} has no label names in its config.json.")
     spec = get_spec(config.dataset, config.size)
-    domain = read_domain(saved, spec, prep, run.path)
-    model = build_model(config, spec)
+    return RunSettings(config, prep, spec, names, _read_domain(saved, spec, prep, run.path))
+
+
+def run_domain(run_dir: Path | str) -> InputDomain:
+    """What a run's model was trained on, read from its config.json alone (no weights are loaded)."""
+    return read_run_settings(RunDir(run_dir)).domain
+
+
+def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", device: str = "auto") -> LoadedRun:
+    """The model of a run directory with its `tag` checkpoint's weights, on `device`, ready for inference."""
+    run = RunDir(run_dir)
+    settings = read_run_settings(run)
+    model = build_model(settings.config, settings.spec)
     load_weights(model, run.load_checkpoint(tag).model_state, run.path)
     torch_device = pick_device(device)
     model = ready_for_inference(model.to(torch_device), fold)
-    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device, domain)
+    return LoadedRun(run.path, model, settings.config, settings.prep, settings.spec.task, settings.label_names,
+                     torch_device, settings.domain)
 
 
-def read_domain(saved: dict, spec: DatasetSpec, prep: Preprocessing, path: Path) -> InputDomain:
+def _read_domain(saved: dict, spec: DatasetSpec, prep: Preprocessing, path: Path) -> InputDomain:
     """A run's recorded input domain; for a run older than the record, what its config says of its dataset."""
     if "domain" not in saved:
         domain = dataset_domain(spec, prep.enhance)
