@@ -60,3 +60,15 @@ def breast_run(tmp_path_factory, medmnist_root) -> Path:
                          model_overrides={"dims": [8, 16, 32], "heads": 2}, device="cpu")
     Trainer(config, run_dir).run()
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A tiny run (phantom2d, one epoch on 100 images) trained through the CLI: for eval/infer tests."""
+    from engine.cli import main
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--dataset", "phantom2d", "--epochs", "1", "--batch-size", "50", "--train-limit", "100",
+                 "--model-options", '{"dims": [8, 16, 32]}', "--device", "cpu", "--out", str(out), "--exact-out"])
+    assert code == 0
+    return out
