@@ -22,8 +22,8 @@ from spikeview.views.prediction_view import PredictionView
 
 NO_RUN = "No run chosen: select one in the runs list."
 NO_PLANE = "not chosen"
-WARNING_STYLE = "QLabel { background: #5c1f1f; border: 1px solid #e06666; border-radius: 4px; padding: 6px; }"
-NOTE_STYLE = "QLabel { background: #3d3a24; border: 1px solid #c9b458; border-radius: 4px; padding: 6px; }"
+WARNING_STYLE = "QLabel { color: #ffffff; background: #5c1f1f; border: 1px solid #e06666; border-radius: 4px; padding: 6px; }"
+NOTE_STYLE = "QLabel { color: #ffffff; background: #3d3a24; border: 1px solid #c9b458; border-radius: 4px; padding: 6px; }"
 
 
 class InferencePanel(QWidget):
