@@ -76,8 +76,9 @@ class RunDir:
                             f"{run_format}, newer than this SpikeView reads ({RUN_FORMAT}); update SpikeView to open it.")
         missing = [key for key in REQUIRED_SECTIONS if not isinstance(config.get(key), dict)]
         if missing:
-            raise UserError(f"The run {self.path.name} has an incomplete {CONFIG}: it lacks "
-                            f"{' and '.join(repr(key) for key in missing)}.")
+            names = [repr(key) for key in missing]
+            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            raise UserError(f"The run {self.path.name} has an incomplete {CONFIG}: it lacks {listed}.")
         return config
 
     def train_config(self) -> TrainConfig:

@@ -376,11 +376,11 @@ def _wider_model(config: dict) -> None:
 
 
 RUN_FOLDERS = [BadInput(name, make, says, _load_run, _infer_with_run) for name, make, says in (
-    ("run config.json without 'train'", lambda m: m.run_with_config(lambda c: c.pop("train")),
-     "has an incomplete config.json: it lacks 'train'"),
+    ("run config.json without 'train'", lambda m: m.run_with_config(lambda c: {k: v for k, v in c.items() if k != "train"}),
+     "has an incomplete config.json: it lacks 'train'."),
     ("run config.json without 'train' and 'model'",
      lambda m: m.run_with_config(lambda c: {k: v for k, v in c.items() if k not in ("train", "model")}),
-     "it lacks 'train' and 'model'"),
+     "it lacks 'train' and 'model'."),
     ("run config.json that is not JSON", lambda m: _damage(m, "config.json", lambda b: b[: len(b) // 2]),
      "config.json is not valid JSON"),
     ("run config.json holding a list", lambda m: m.run_with_config(lambda c: [c]), "is not a JSON object"),
