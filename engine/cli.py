@@ -143,10 +143,17 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
 
 def cmd_infer(args: argparse.Namespace) -> dict:
+    """The JSON says whether the model can judge the input (`in_domain`, `domain_flags`) and how the input
+    was made (`model_input`) before the class; each warning is also told on stderr first."""
     from engine.probe.inference import infer
+    from engine.probe.model_input import check_plane_choice
 
+    check_plane_choice(args.plane, args.slice)
     result = infer(args.run, args.input, record=bool(args.record), split=args.split, index=args.index,
-                   geometry=args.geometry)
+                   geometry=args.geometry, plane=args.plane, slice_index=args.slice)
+    for flag in result.flags:
+        print(f"{flag.severity}: {flag.message}", file=sys.stderr)
+    print(f"model input: {result.provenance.describe()}", file=sys.stderr)
     out = {"input": args.input, **result.to_dict()}
     if args.record:
         out["recording"] = str(result.recording.save(args.record))
@@ -233,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True)
     p.add_argument("input", help="NIfTI, DICOM, NRRD, PNG/JPEG or .npy file, DICOM folder, or a MedMNIST .npz")
     p.add_argument("--geometry", **geometry)
+    p.add_argument("--plane", choices=["axial", "coronal", "sagittal"],
+                   help="for a 2D model on a 3D scan: the plane to cut the slice in (default: the dataset's, flagged)")
+    p.add_argument("--slice", type=int, help="with --plane: the slice number (default: the middle one)")
     p.add_argument("--record", metavar="FILE.npz", help="save the spike dynamics as a Recording")
     p.add_argument("--split", default="test", choices=SPLITS, help="for a MedMNIST .npz input")
     p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")

@@ -9,6 +9,7 @@ a wrong one is refused where it is looked up.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -89,8 +90,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise `UserError` naming the first option whose value is not allowed."""
+        kinds = {item.name: item.type for item in fields(TrainConfig)}
         for name, how in train_options():
-            message = _problem(getattr(self, name), how)
+            message = _wrong_kind(getattr(self, name), kinds[name]) or _problem(getattr(self, name), how)
             if message:
                 raise UserError(f"--{name.replace('_', '-')} {message}.")
 
@@ -99,6 +101,19 @@ def train_options() -> Iterator[tuple[str, Option]]:
     """(field name, Option) of every `TrainConfig` field, in the order of the form."""
     for item in fields(TrainConfig):
         yield item.name, item.metadata["option"]
+
+
+_KINDS = {"int": ((int,), "a whole number"), "float": ((int, float), "a number"), "str": ((str,), "text"),
+          "bool": ((bool,), "true or false"), "dict": ((dict,), "a JSON object"),
+          "int | None": ((int, type(None)), "a whole number"), "str | None": ((str, type(None)), "text")}
+
+
+def _wrong_kind(value: Any, kind: str) -> str:
+    """A value of the wrong type (a hand-edited config.json): "must be a whole number, not 'four'"."""
+    allowed, words = _KINDS.get(kind, ((object,), ""))
+    if isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
+        return ""
+    return f"must be {words}, not {json.dumps(value)}"
 
 
 def _problem(value: Any, how: Option) -> str:

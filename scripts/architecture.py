@@ -42,7 +42,8 @@ LAYERS: dict[str, list[list[str]]] = {
         ["spikeview.session", "spikeview.app_info"],
         ["spikeview.controllers", "spikeview.views"],
         ["spikeview.panels"],
-        ["spikeview.main_window", "spikeview.selftest"],
+        ["spikeview.main_window"],
+        ["spikeview.selftest"],
         ["spikeview.app"],
     ],
 }
@@ -52,7 +53,7 @@ ROLES = {
     "engine.device": "the device a run asks for, and its autocast",
     "engine.data": "datasets (the one MedMNIST module, phantoms), transforms, spike encoders",
     "engine.io": "any scan into one Volume (NIfTI, DICOM, NRRD, pictures, a MedMNIST sample)",
-    "engine.runs": "run directories, the runs folder, the best-epoch rule, run names",
+    "engine.runs": "run directories written atomically, one training per folder (lock), the runs folder, the best-epoch rule",
     "engine.models": "the model registry, building a model, load_for_run, what outputs mean",
     "engine.learning": "losses, metrics, evaluation, the Trainer",
     "engine.probe": "recording dynamics with hooks, their analysis, inference from a run",

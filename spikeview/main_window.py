@@ -117,6 +117,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open DICOM &Folder…", self.ask_open_folder)
         self._action(file_menu, "Open &Label Overlay…", self.ask_open_label)
         self._action(file_menu, "Open &Sample Scan", self.files.open_sample_scan)
+        self.resample_action = self._action(file_menu, "Reopen Resa&mpled",
+                                            lambda: self.files.reopen_resampled(self.session.current))
+        self.resample_action.setEnabled(False)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         self._action(file_menu, "Choose &Data Folder…", self.ask_data_root)
@@ -163,7 +166,10 @@ class MainWindow(QMainWindow):
         self.files.warned.connect(lambda title, message: show_warning(self, title, message))
         self.files.series_found.connect(self._choose_series)
         self.files.label_found.connect(self._offer_label)
+        self.files.resample_offered.connect(self._offer_resample)
+        self.session.current_changed.connect(lambda _scan: self._update_resample_action())
         self.training.run_ended.connect(lambda path, _state, _summary: self.runs.refresh(select=path))
+        self.training.run_unreadable.connect(lambda message: show_error(self, "Could not open the run", message))
         self.dynamics.save_recording_requested.connect(self.files.save_recording)
         self.dynamics.export_failed.connect(lambda message: show_error(self, "Nothing to export", message))
         for signal, title in ((self.training.failed, "Training"), (self.inference.failed, "Inference"),
@@ -185,6 +191,18 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.files.open_label(label_path, scan)
+
+    def _offer_resample(self, scan: OpenScan, warnings: str) -> None:
+        """The choice the big viewers offer for uneven geometry: keep it as stored, or resample it."""
+        answer = QMessageBox.question(
+            self, "Uneven slice geometry", f"{warnings}\n\nReopen {scan.title} resampled onto an even, straight "
+                                           "grid? (File ▸ Reopen Resampled does it later.)")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.files.reopen_resampled(scan)
+        self._update_resample_action()
+
+    def _update_resample_action(self) -> None:
+        self.resample_action.setEnabled(self.files.can_resample(self.session.current))
 
     def _show_title(self, scan: OpenScan | None) -> None:
         self.setWindowTitle(f"SpikeView — {scan.title}" if scan is not None else "SpikeView")

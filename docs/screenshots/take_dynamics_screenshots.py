@@ -34,14 +34,16 @@ def main() -> int:
     from spikeview.views.dynamics_view import DynamicsView
 
     session = Session(data_root=args.data_root)
-    inference = InferencePanel(session, InferenceController(session, JobRunner()))
+    controller = InferenceController(session, JobRunner())
+    inference = InferencePanel(session, controller)
     inference.resize(1100, 420)
     inference.show()
     session.set_run(args.run)
     inference.index_spin.setValue(args.index)
     inference.start()
-    while session.recording is None:
+    while controller.outcome is None:
         app.processEvents()
+    controller.reveal()  # a test sample of the run's own dataset is in its domain; revealed already unless not
     app.processEvents()
     inference.grab().save(str(OUT / "inference_panel.png"))
 

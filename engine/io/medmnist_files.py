@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.catalog import get_spec, load_split
+from engine.data.domain import DATASET_MODALITIES
 from engine.data.medmnist import medmnist_flags, parse_medmnist_filename
 from engine.data.spec import DatasetSpec
 from engine.errors import UserError
@@ -29,9 +30,12 @@ def sample_to_volume(image: np.ndarray, spec: DatasetSpec, label: np.ndarray | i
         "Label": ", ".join(names) or "none", "Task": spec.task, "Format": "MedMNIST npz",
     }
     name = f"{spec.flag} {split} #{index}"
+    modality = DATASET_MODALITIES.get(spec.flag, "OT")  # what the dataset's images are (its description says)
     if spec.spatial_dims == 2:
-        return Volume(array=np.ascontiguousarray(image), spacing=(1.0, 1.0), modality="OT", metadata=metadata, name=name)
-    return Volume(array=slices_to_volume_layout(image), spacing=(1.0, 1.0, 1.0), modality="OT", metadata=metadata, name=name)
+        return Volume(array=np.ascontiguousarray(image), spacing=(1.0, 1.0), modality=modality, metadata=metadata,
+                      name=name)
+    return Volume(array=slices_to_volume_layout(image), spacing=(1.0, 1.0, 1.0), modality=modality,
+                  metadata=metadata, name=name)
 
 
 def load_medmnist_sample(path: Path | str, split: str, index: int) -> Volume:

@@ -29,6 +29,12 @@ def slices_to_volume_layout(stack: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(stack, (2, 1, 0))[::-1, ::-1, :])
 
 
+def volume_layout_to_slices(array: np.ndarray) -> np.ndarray:
+    """The inverse of `slices_to_volume_layout`: a canonical volume as a D x H x W stack of axial slices,
+    each as the axial view shows it, inferior first (the layout of MedMNIST 3D and of `.npy` volumes)."""
+    return np.ascontiguousarray(np.transpose(array[::-1, ::-1, :], (2, 1, 0)))
+
+
 @dataclass
 class Volume:
     """A scan: voxels, geometry and metadata. Patient identifiers live apart in `identifiers`."""

@@ -22,11 +22,11 @@ import torch
 from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec
+from engine.data.domain import training_domain
 from engine.data.encoders import encode
 from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
 from engine.data.transforms import AugmentConfig, augment, augmentation_for
 from engine.device import autocast_for, pick_device
-from engine.errors import UserError
 from engine.learning.evaluation import evaluate_split
 from engine.learning.losses import training_loss
 from engine.learning.metrics import evaluate_scores
@@ -35,6 +35,7 @@ from engine.models.energy import estimate_energy
 from engine.models.loading import load_weights
 from engine.models.outputs import scores_from_outputs
 from engine.options import TrainConfig
+from engine.runs.lock import RunLock
 from engine.runs.rundir import RunDir
 from engine.runs.selection import selection_score
 
@@ -83,7 +84,7 @@ class Trainer:
                  resume: bool = False, probe: SampleProbe | None = None) -> None:
         self.run_dir = RunDir(run_dir)
         if resume:  # the run's own settings win; only the epoch budget and the device may change
-            saved = TrainConfig.from_dict(self.run_dir.read_config()["train"])
+            saved = self.run_dir.train_config()
             saved.epochs, saved.device = max(config.epochs, saved.epochs), config.device
             config = saved
         config.validate()
@@ -104,7 +105,9 @@ class Trainer:
 
     def run(self) -> dict:
         try:
-            return self._run()
+            with RunLock(self.run_dir.path):  # one training per run folder
+                self.run_dir.clear_status()
+                return self._run()
         except Exception as exc:
             self._emit(TrainEvent("failed", message=str(exc)))
             raise
@@ -128,13 +131,18 @@ class Trainer:
                         "n_channels": self.spec.n_channels, "spatial_dims": self.spec.spatial_dims},
             "preprocessing": self.prep.to_dict(),
             "model": {"name": self.config.model, **self.model.cfg.to_dict()},
+            "domain": training_domain(self.spec, self.prep.enhance, self.splits["train"].images.numpy()).to_dict(),
         }
 
     def _restore(self, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LambdaLR
                  ) -> tuple[int, float]:
-        """Continue from the last checkpoint: returns (first epoch to run, best val score so far)."""
+        """Continue from the last checkpoint: returns (first epoch to run, best val score so far).
+
+        A run stopped before its first epoch was saved starts again from its seed: the same run."""
         if not self.run_dir.has_checkpoint("last"):
-            raise UserError(f"Cannot resume: {self.run_dir.path} has no last checkpoint.")
+            log.info("%s has no complete epoch yet; starting it again from the beginning", self.run_dir.path)
+            self.run_dir.truncate_metrics(0)
+            return 0, -math.inf
         checkpoint = self.run_dir.load_checkpoint("last")
         load_weights(self.model, checkpoint.model_state, self.run_dir.path)
         optimizer.load_state_dict(checkpoint.optimizer_state)
@@ -201,11 +209,8 @@ class Trainer:
             row = {"epoch": epoch, "train_loss": train_loss / max(count, 1), "train_acc": train["acc"],
                    "train_auc": train["auc"], "seconds": seconds, "images_per_s": count / seconds,
                    **{f"val_{k}": v for k, v in val.items()}}
-            self.run_dir.append_metrics(row)
             info = {"epoch": epoch, "best_score": best_score, "val": val, "scheduler": schedule.state_dict()}
-            self.run_dir.save_checkpoint("last", self.model, info, optimizer)
-            if improved:
-                self.run_dir.save_checkpoint("best", self.model, info)
+            self.run_dir.commit_epoch(row, self.model, info, optimizer, improved)
             self._emit(TrainEvent("epoch", epoch=epoch, step=(epoch + 1) * steps_per_epoch,
                                   total_steps=total_steps, metrics=row))
         return self._finish(images_seen / train_seconds if train_seconds else float("nan"))
@@ -264,5 +269,6 @@ class Trainer:
     def _finish_cancelled(self, epoch: int, best_score: float) -> dict:
         summary = {"status": "cancelled", "dataset": self.spec.flag, "model": self.config.model,
                    "epoch": epoch, "best_score": best_score, "run_dir": str(self.run_dir.path)}
+        self.run_dir.write_status("cancelled", epoch=epoch)  # the runs list says so; `resume` continues it
         self._emit(TrainEvent("cancelled", epoch=epoch, metrics=summary, message="Training was cancelled."))
         return summary

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from engine.data.catalog import get_spec
+from engine.data.domain import InputDomain, dataset_domain
 from engine.data.pipeline import Preprocessing
 from engine.data.spec import DatasetSpec
 from engine.device import pick_device
@@ -39,7 +40,22 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise UserError(f"The weights in {source} do not fit this model's architecture.") from exc
+        raise UserError(f"The weights in {source} do not fit the model its config.json describes "
+                        f"({_first_misfit(model.state_dict(), state)}).") from exc
+
+
+def _first_misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """The first weight that differs between a model and a checkpoint, in words."""
+    def shape(tensor: torch.Tensor) -> str:
+        return " x ".join(map(str, tensor.shape)) or "a single number"
+
+    for name, tensor in expected.items():
+        if name not in found:
+            return f"{name} is missing"
+        if found[name].shape != tensor.shape:
+            return f"{name} is {shape(found[name])} there but {shape(tensor)} in the model"
+    extra = next(iter(found.keys() - expected.keys()), "?")
+    return f"{extra} belongs to no layer of the model"
 
 
 def ready_for_inference(model: nn.Module, fold: bool = True) -> nn.Module:
@@ -61,28 +77,64 @@ class LoadedRun:
     task: str
     label_names: list[str]
     device: torch.device
+    domain: InputDomain  # what the model was trained on (`recorded` is False for runs older than the record)
 
     @property
     def multi_label(self) -> bool:
         return self.task.startswith("multi-label")
 
 
+@dataclass
+class RunSettings:
+    """What a run's config.json says about its model's inputs and outputs, checked."""
+
+    config: TrainConfig
+    prep: Preprocessing
+    spec: DatasetSpec
+    label_names: list[str]
+    domain: InputDomain
+
+
+def read_run_settings(run: RunDir) -> RunSettings:
+    saved = run.read_config()
+    config = run.train_config()
+    try:
+        prep = Preprocessing(**saved["preprocessing"])
+        labels = saved["dataset"]["labels"]
+        names = [str(labels[str(i)]) for i in range(len(labels))]
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"The run {run.path.name} has damaged preprocessing or label settings in its "
+                        "config.json.") from exc
+    if not names:
+        raise UserError(f"The run {run.path.name} has no label names in its config.json.")
+    spec = get_spec(config.dataset, config.size)
+    return RunSettings(config, prep, spec, names, _read_domain(saved, spec, prep, run.path))
+
+
+def run_domain(run_dir: Path | str) -> InputDomain:
+    """What a run's model was trained on, read from its config.json alone (no weights are loaded)."""
+    return read_run_settings(RunDir(run_dir)).domain
+
+
 def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", device: str = "auto") -> LoadedRun:
     """The model of a run directory with its `tag` checkpoint's weights, on `device`, ready for inference."""
     run = RunDir(run_dir)
-    saved = run.read_config()
-    try:
-        config = TrainConfig.from_dict(saved["train"])
-        prep = Preprocessing(**saved["preprocessing"])
-        labels = saved["dataset"]["labels"]
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"The run {run.path} has an incomplete config.json (no {exc}).") from exc
-    spec = get_spec(config.dataset, config.size)
-    model = build_model(config, spec)
+    settings = read_run_settings(run)
+    model = build_model(settings.config, settings.spec)
     load_weights(model, run.load_checkpoint(tag).model_state, run.path)
     torch_device = pick_device(device)
     model = ready_for_inference(model.to(torch_device), fold)
-    names = [labels[str(i)] for i in range(len(labels))]
-    if not names:
-        raise UserError(f"The run {run.path} has no label names in its config.")
-    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device)
+    return LoadedRun(run.path, model, settings.config, settings.prep, settings.spec.task, settings.label_names,
+                     torch_device, settings.domain)
+
+
+def _read_domain(saved: dict, spec: DatasetSpec, prep: Preprocessing, path: Path) -> InputDomain:
+    """A run's recorded input domain; for a run older than the record, what its config says of its dataset."""
+    if "domain" not in saved:
+        domain = dataset_domain(spec, prep.enhance)
+        domain.recorded = False
+        return domain
+    try:
+        return InputDomain.from_dict(saved["domain"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"The run {path.name} has a damaged input-domain record in its config.json.") from exc

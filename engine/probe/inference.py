@@ -1,11 +1,14 @@
 """Inference from a trained run on a dataset sample, an array, or a scan file, as the run was trained.
 
-The model comes from `engine.models.load_for_run` (batch norm folded), the input goes through the
-run's own preprocessing; the recorded dynamics and the energy of the inference are optional.
+The model comes from `engine.models.load_for_run` (batch norm folded); the input is made from the scan
+by `engine.probe.model_input` (which plane and slice, what resampling, which window: all recorded in
+the result's `provenance`) and checked against the run's input domain by `engine.probe.domain`, with
+the spikes the network fired counted, so that the result says whether the model can judge this input
+at all before it names a class. The recorded dynamics and the energy of the inference are optional.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +17,16 @@ from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec, load_split
 from engine.data.encoders import encode
-from engine.data.pipeline import prepare_array
 from engine.errors import UserError
+from engine.io import Volume, load, load_medmnist_sample, sample_to_volume
+from engine.io.arrays import array_to_volume
 from engine.models.energy import EnergyReport
 from engine.models.loading import LoadedRun, load_for_run
 from engine.models.outputs import scores_from_outputs
 from engine.probe.analysis import sample_energy
-from engine.probe.recorder import DEFAULT_MAX_NEURONS, record_sample
+from engine.probe.domain import DomainFlag, check_input, in_domain
+from engine.probe.model_input import InputProvenance, make_model_input
+from engine.probe.recorder import DEFAULT_MAX_NEURONS, SpikeCounter, record_sample
 from engine.probe.recording import Recording
 
 
@@ -30,60 +36,81 @@ class InferenceResult:
     predicted_label: int
     label_name: str
     model_input: np.ndarray  # [C, *spatial]: what the model actually saw
+    provenance: InputProvenance | None = None  # how `model_input` was made from the source
+    flags: list[DomainFlag] = field(default_factory=list)  # where the input lies outside the model's domain
+    spikes: int = 0  # spikes fired by all neurons over all timesteps
+    silent_layers: list[str] = field(default_factory=list)
     recording: Recording | None = None
     energy: EnergyReport | None = None
 
+    @property
+    def in_domain(self) -> bool:
+        """False when a warning says the model cannot judge this input (its class is then no answer)."""
+        return in_domain(self.flags)
+
     def to_dict(self) -> dict:
-        return {"probabilities": [float(p) for p in self.probabilities],
+        """The domain verdict comes first, then how the input was made, then the class."""
+        return {"in_domain": self.in_domain, "domain_flags": [flag.to_dict() for flag in self.flags],
+                "model_input": self.provenance.to_dict() if self.provenance else None,
+                "spikes": self.spikes, "silent_layers": self.silent_layers,
+                "probabilities": [float(p) for p in self.probabilities],
                 "predicted_label": self.predicted_label, "label_name": self.label_name}
 
 
-def read_input(source: str | Path | np.ndarray, split: str = "test", index: int = 0, geometry: str = "as_is") -> np.ndarray:
-    """An array as is; a scan file through `engine.io.load` (NIfTI, DICOM, NRRD, PNG/JPEG, .npy; `geometry`
-    as there); from a MedMNIST .npz file, sample `index` of `split`."""
-    if isinstance(source, np.ndarray):
+def read_volume(source: str | Path | np.ndarray | Volume, split: str = "test", index: int = 0,
+                geometry: str = "as_is") -> Volume:
+    """A Volume as is; an array read as a `.npy` file is; a scan file through `engine.io.load` (NIfTI, DICOM,
+    NRRD, PNG/JPEG, .npy; `geometry` as there); from a MedMNIST .npz file, sample `index` of `split`."""
+    if isinstance(source, Volume):
         return source
-    from engine.io import load, load_medmnist_sample  # local: only file inputs need the scan readers
-
+    if isinstance(source, np.ndarray):
+        return array_to_volume(source, "the array")
     path = Path(source)
-    volume = load_medmnist_sample(path, split, index) if path.suffix == ".npz" else load(path, geometry=geometry)
-    return np.asarray(volume.array)
+    return load_medmnist_sample(path, split, index) if path.suffix == ".npz" else load(path, geometry=geometry)
 
 
-def run_dataset_sample(loaded: LoadedRun, split: str, index: int) -> tuple[np.ndarray, str]:
-    """Sample `index` of `split` of the dataset the run was trained on, and a short description of it."""
+def run_dataset_sample(loaded: LoadedRun, split: str, index: int) -> Volume:
+    """Sample `index` of `split` of the dataset the run was trained on, as a Volume named after it."""
     cfg = loaded.config
     spec = get_spec(cfg.dataset, cfg.size)
-    images, _labels = load_split(spec, split, Path(cfg.data_root) if cfg.data_root else None)
+    images, labels = load_split(spec, split, Path(cfg.data_root) if cfg.data_root else None)
     if not 0 <= index < len(images):
         raise UserError(f"The {split} split has {len(images)} samples; #{index} does not exist.")
-    return images[index], f"{spec.flag} {split} #{index}"
+    return sample_to_volume(images[index], spec, labels[index], split, index)
 
 
-def infer(run: LoadedRun | Path | str, source: str | Path | np.ndarray, record: bool = False,
+def infer(run: LoadedRun | Path | str, source: str | Path | np.ndarray | Volume, record: bool = False,
           max_neurons: int = DEFAULT_MAX_NEURONS, split: str = "test", index: int = 0,
-          geometry: str = "as_is", energy: bool = False) -> InferenceResult:
-    """Classify an array or a file (for a MedMNIST .npz: sample `index` of `split`) with a trained run."""
+          geometry: str = "as_is", energy: bool = False, plane: str | None = None,
+          slice_index: int | None = None) -> InferenceResult:
+    """Classify a scan, image, array or file with a trained run (for a MedMNIST .npz: sample `index` of
+    `split`). A 2D model on a 3D scan sees `slice_index` of `plane` (default: the middle slice, flagged)."""
     loaded = run if isinstance(run, LoadedRun) else load_for_run(run)
-    sample = prepare_array(read_input(source, split, index, geometry), loaded.prep)
-    return infer_prepared(loaded, sample, record, max_neurons, energy)
+    volume = read_volume(source, split, index, geometry)
+    sample, provenance = make_model_input(volume, loaded.prep, plane, slice_index, loaded.domain.plane)
+    return infer_prepared(loaded, sample, record, max_neurons, energy, provenance)
 
 
 @torch.no_grad()
 def infer_prepared(loaded: LoadedRun, sample: torch.Tensor, record: bool = False,
-                   max_neurons: int = DEFAULT_MAX_NEURONS, energy: bool = False) -> InferenceResult:
-    """Inference on an already preprocessed sample [C, *spatial] in [0, 1] (e.g. a dataset item)."""
+                   max_neurons: int = DEFAULT_MAX_NEURONS, energy: bool = False,
+                   provenance: InputProvenance | None = None) -> InferenceResult:
+    """Inference on an already preprocessed sample [C, *spatial] in [0, 1]; with its `provenance`, the
+    input is checked against the run's domain."""
     cfg = loaded.config
     recording = None
-    if record:
-        recording = record_sample(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device,
-                                  loaded.label_names, loaded.multi_label, max_neurons)
-        probabilities = recording.probabilities
-    else:
-        outputs = loaded.model(encode(sample.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
-        functional.reset_net(loaded.model)
-        probabilities = scores_from_outputs(outputs.float(), loaded.multi_label)[0].cpu().numpy()
+    with SpikeCounter(loaded.model) as spikes:
+        if record:
+            recording = record_sample(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device,
+                                      loaded.label_names, loaded.multi_label, max_neurons)
+            probabilities = recording.probabilities
+        else:
+            outputs = loaded.model(encode(sample.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
+            functional.reset_net(loaded.model)
+            probabilities = scores_from_outputs(outputs.float(), loaded.multi_label)[0].cpu().numpy()
     report = sample_energy(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device) if energy else None
+    model_input = sample.cpu().numpy()
+    flags = check_input(loaded.domain, provenance, model_input, spikes.total) if provenance is not None else []
     predicted = int(np.argmax(probabilities))
-    return InferenceResult(probabilities, predicted, loaded.label_names[predicted], sample.cpu().numpy(),
-                           recording, report)
+    return InferenceResult(probabilities, predicted, loaded.label_names[predicted], model_input, provenance, flags,
+                           spikes.total, spikes.silent_layers, recording, report)

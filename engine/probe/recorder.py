@@ -98,6 +98,40 @@ class Recorder:
         return hook
 
 
+class SpikeCounter:
+    """Counts the spikes every spiking neuron fires while it is entered (forward hooks, removed on exit)."""
+
+    def __init__(self, model: nn.Module, neuron_types: tuple[type[nn.Module], ...] = NEURON_TYPES) -> None:
+        self._neurons = {n: m for n, m in model.named_modules() if isinstance(m, neuron_types)}
+        self.counts: dict[str, int] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> "SpikeCounter":
+        self.counts = dict.fromkeys(self._neurons, 0)
+        for name, node in self._neurons.items():
+            self._handles.append(node.register_forward_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str):
+        def hook(_node: nn.Module, _inputs, spikes: torch.Tensor) -> None:
+            self.counts[name] += int(torch.count_nonzero(spikes))
+
+        return hook
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def silent_layers(self) -> list[str]:
+        return [name for name, count in self.counts.items() if count == 0]
+
+
 @torch.no_grad()
 def record_sample(model: nn.Module, sample: torch.Tensor, timesteps: int, encoder: str = "direct",
                   device: torch.device | str = "cpu", label_names: list[str] | None = None,

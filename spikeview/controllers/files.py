@@ -1,5 +1,9 @@
 """Files: scans and DICOM folders, label overlays beside them, the MedMNIST files under the data root,
-and recordings saved to disk. Every read happens in a job; results go into the session."""
+and recordings saved to disk. Every read happens in a job; results go into the session.
+
+A scan whose slices are missing, unevenly spaced, tilted or sheared opens as stored, and the user is
+offered the choice the big viewers offer (`resample_offered`): reopen it resampled onto an even,
+straight grid (`reopen_resampled`), its label overlay carried over onto the new grid."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +16,8 @@ from engine.data.catalog import available_datasets, load_split
 from engine.data.medmnist import DatasetFile, default_data_root
 from engine.data.spec import DatasetSpec
 from engine.io import (
-    SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label, sample_to_volume,
+    RESAMPLE, SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label,
+    resample_label, sample_to_volume,
 )
 from engine.probe.analysis import analyse
 from engine.probe.recording import Recording
@@ -37,6 +42,7 @@ class _Opened:
 class FilesController(QObject):
     failed = Signal(str, str)  # title, one-sentence message
     warned = Signal(str, str)  # title, message
+    resample_offered = Signal(object, str)  # OpenScan opened as stored whose geometry resampling corrects, why
     series_found = Signal(object, list)  # folder, [SeriesInfo]: the user picks one, then open_path(folder, uid)
     label_found = Signal(object, object)  # OpenScan, label path: offer it, then open_label(path, scan)
     datasets_listed = Signal(list)  # [DatasetFile]: the MedMNIST files under the data root, the phantoms
@@ -48,6 +54,7 @@ class FilesController(QObject):
         self.session, self.runner = session, runner
         self._splits: dict[tuple[tuple, str], tuple[np.ndarray, np.ndarray]] = {}  # (dataset key, split)
         self._sample_scan: OpenScan | None = None
+        self._sources: dict[int, tuple[Path, str | None]] = {}  # scan uid -> (path, series) it was read from
         session.data_root_changed.connect(lambda _root: self.list_datasets())
 
     @property
@@ -64,7 +71,7 @@ class FilesController(QObject):
         path = Path(path)
         return self.runner.run(
             f"Opening {path.name}", lambda progress, _c: _open(path, series_uid, progress),
-            on_success=lambda opened: self._on_opened(path, opened),
+            on_success=lambda opened: self._on_opened(path, series_uid, opened),
             on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message),
         )
 
@@ -72,7 +79,7 @@ class FilesController(QObject):
         """The phantom volume that ships with SpikeView (for a first try with no data)."""
         return self.open_path(sample_scan_path())
 
-    def _on_opened(self, path: Path, opened: _Opened) -> None:
+    def _on_opened(self, path: Path, series_uid: str | None, opened: _Opened) -> None:
         if opened.series is not None:
             if len(opened.series) == 1:
                 self.open_path(path, opened.series[0].uid)
@@ -80,10 +87,45 @@ class FilesController(QObject):
                 self.series_found.emit(path, opened.series)
             return
         scan = self.session.add_scan(opened.volume, path)
-        if opened.volume.warnings:
+        self._sources[scan.uid] = (path, series_uid)
+        if self.can_resample(scan):
+            self.resample_offered.emit(scan, " ".join(opened.volume.warnings))
+        elif opened.volume.warnings:
             self.warned.emit(f"Opened {path.name} with changes", " ".join(opened.volume.warnings))
         if opened.label_path is not None:
             self.label_found.emit(scan, opened.label_path)
+
+    def can_resample(self, scan: OpenScan | None) -> bool:
+        """True for a scan read from a file, opened as stored, whose geometry resampling would correct."""
+        return (scan is not None and scan.uid in self._sources
+                and any(issue.resampling_fixes for issue in scan.volume.geometry_issues)
+                and scan.volume.metadata.get("Geometry") == "as stored")
+
+    def reopen_resampled(self, scan: OpenScan) -> Job | None:
+        """Read the scan again resampled onto an even, straight grid; it replaces the one opened as stored."""
+        if not self.can_resample(scan):
+            self.failed.emit("Nothing to resample", f"{scan.title} has no geometry that resampling corrects.")
+            return None
+        path, series_uid = self._sources[scan.uid]
+        label = scan.label
+
+        def work(progress, _cancelled) -> tuple[Volume, Volume | None]:
+            volume = load(path, series_uid=series_uid, progress=progress, geometry=RESAMPLE)
+            return volume, resample_label(label, volume) if label is not None else None
+
+        return self.runner.run(
+            f"Resampling {path.name}", work, on_success=lambda result: self._replace(scan, path, series_uid, *result),
+            on_failure=lambda message: self.failed.emit(f"Could not resample {path.name}", message),
+        )
+
+    def _replace(self, old: OpenScan, path: Path, series_uid: str | None, volume: Volume, label: Volume | None) -> None:
+        self.session.remove_scan(old)
+        self._sources.pop(old.uid, None)
+        scan = self.session.add_scan(volume, path)
+        self._sources[scan.uid] = (path, series_uid)
+        if label is not None:
+            scan.label_opacity = old.label_opacity
+            self.session.set_label(scan, label)
 
     def open_label(self, path: Path, scan: OpenScan | None = None) -> Job | None:
         scan = scan or self.session.current
@@ -101,6 +143,7 @@ class FilesController(QObject):
         if self.session.current is not None:
             if self.session.current is self._sample_scan:
                 self._sample_scan = None
+            self._sources.pop(self.session.current.uid, None)
             self.session.remove_scan(self.session.current)
 
     # ---- MedMNIST files under the data root --------------------------------------------------------

@@ -121,8 +121,7 @@ class RunRecord:
 
 def read_run(path: Path) -> RunRecord:
     run = RunDir(path)
-    config = TrainConfig.from_dict(run.read_config()["train"])
-    return RunRecord(Path(path), config, run.read_metrics(), [t for t in ("best", "last") if run.has_checkpoint(t)])
+    return RunRecord(Path(path), run.train_config(), run.read_metrics(), [t for t in ("best", "last") if run.has_checkpoint(t)])
 
 
 class TrainingController(QObject):
@@ -133,6 +132,7 @@ class TrainingController(QObject):
     run_ended = Signal(object, str, dict)  # run folder (None if never made), finished | cancelled | failed,
     # the Trainer's summary (finished) or {"message": ...} (failed)
     run_opened = Signal(object)  # RunRecord
+    run_unreadable = Signal(str)  # why a chosen run cannot be read, in one sentence
     accelerator_described = Signal(str)
     csv_written = Signal(object)  # Path
     failed = Signal(str)
@@ -197,7 +197,7 @@ class TrainingController(QObject):
 
     def open_run(self, path: Path) -> Job:
         return self.runner.run(f"Reading {Path(path).name}", lambda _p, _c: read_run(path),
-                               on_success=self.run_opened.emit, on_failure=self.failed.emit)
+                               on_success=self.run_opened.emit, on_failure=self.run_unreadable.emit)
 
     def export_csv(self, run_dir: Path, destination: Path) -> Job:
         return self.runner.run(f"Writing {Path(destination).name}",

@@ -21,12 +21,6 @@ def run_title(run: RunSummary) -> str:
     return "sample model (ships with SpikeView)" if run.path == sample_run_path() else run.name
 
 
-def run_state(run: RunSummary) -> str:
-    if run.complete:
-        return "finished"
-    return "interrupted (resumable)" if run.resumable else "incomplete"
-
-
 class RunsList(QWidget):
     def __init__(self, session: Session, controller: RunsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,8 +49,10 @@ class RunsList(QWidget):
         self.tree.clear()
         for run in runs:
             item = QTreeWidgetItem([run_title(run), run.dataset, run.model, f"{run.epochs_done}/{run.epochs_planned}",
-                                    f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run_state(run)])
+                                    f"{run.best_val_acc:.3f}", f"{run.best_val_auc:.3f}", run.describe_state()])
             item.setData(0, PATH_ROLE, run.path)
+            if run.problem:
+                item.setToolTip(COLUMNS.index("state"), run.problem)
             self.tree.addTopLevelItem(item)
         for column in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(column)

@@ -1,5 +1,6 @@
 """One inference's answer: the input the model saw (the middle slice of a volume) and the class
-probabilities as bars, the predicted class highlighted."""
+probabilities as bars, the predicted class highlighted. The two are shown separately: an input outside
+the model's domain is shown before (or without) its probabilities."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,13 +32,20 @@ class PredictionView(QWidget):
         layout.addWidget(self.input_plot, 1)
         layout.addWidget(self.prob_plot, 1)
 
-    def show_prediction(self, model_input: np.ndarray, probabilities: np.ndarray, names: list[str],
-                        predicted: int) -> None:
-        """`model_input` [C, *spatial] in [0, 1]; one probability and one name per class."""
+    def show_input(self, model_input: np.ndarray) -> None:
+        """The input [C, *spatial] in [0, 1] (a volume: its middle slice)."""
         image = model_input[:, model_input.shape[1] // 2] if model_input.ndim == 4 else model_input
         shown = display_image(image)
         self.input_image.setImage(shown, autoLevels=False, levels=(0, 255),
                                   lut=lookup_table("Grey") if shown.ndim == 2 else None)
+
+    def clear(self) -> None:
+        self.input_image.clear()
+        self.bars.setOpts(x=[], height=[], brushes=[])
+        self.prob_plot.getAxis("bottom").setTicks([[]])
+
+    def show_probabilities(self, probabilities: np.ndarray, names: list[str], predicted: int) -> None:
+        """One probability and one name per class; the predicted one highlighted."""
         self.bars.setOpts(x=np.arange(len(probabilities)), height=probabilities,
                           brushes=[PREDICTED_BAR if i == predicted else BAR for i in range(len(names))])
         self.prob_plot.getAxis("bottom").setTicks([[(i, n[:12]) for i, n in enumerate(names)]])

@@ -2,18 +2,26 @@
 and mismatched inputs, built from the real data.
 
 Each `BadInput` makes its input in an empty folder (`make`), says what the engine is asked to do with
-it (`call`) and what the CLI is asked (`argv`), and names words the one sentence must hold (`says`).
+it (`call`) and what the CLI is asked (`argv`), and names words the one sentence must hold (`says`);
+`within` is what both run under (a lock held by another training, a full disk, an unprivileged user).
 tests/engine/test_bad_inputs.py checks every row: a `UserError` of one sentence, the CLI exiting 2 with
-that sentence on stderr, and nothing written anywhere. Run folders and checkpoints belong here too:
-a row with its own `make`, `call` and `argv`.
+that sentence on stderr, and nothing written anywhere (the input left byte for byte as it was).
+Damaged run folders and checkpoints, runs of a newer engine, unwritable folders and a full disk are
+rows too (`RUNS`), and tests/spikeview/test_bad_runs.py shows each of them as one dialog in the app.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import gzip
+import json
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from unittest import mock
 from pathlib import Path
 from types import ModuleType
 
@@ -69,6 +77,18 @@ class Materials:
         Image.fromarray(array).save(self.folder / name)
         return self.folder / name
 
+    def run_copy(self, name: str = "run") -> Path:
+        """A copy of the trained run (phantom2d, one epoch), to damage."""
+        return Path(shutil.copytree(self.run, self.folder / name))
+
+    def run_with_config(self, change: Callable[[dict], object]) -> Path:
+        """A copy of the run whose config.json was edited by `change` (in place, or by returning new JSON)."""
+        run = self.run_copy()
+        config = json.loads((run / "config.json").read_text())
+        changed = change(config)
+        (run / "config.json").write_text(json.dumps(config if changed is None else changed))
+        return run
+
 
 @functools.cache
 def _ct(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +112,10 @@ def _inspect_label(path: Path, m: Materials, _out: Path) -> list[str]:
     return ["inspect", str(m.volumes / "brain1_image.nrrd"), "--label", str(path)]
 
 
+def _nothing(_path: Path, _m: Materials) -> AbstractContextManager:
+    return nullcontext()
+
+
 @dataclass(frozen=True)
 class BadInput:
     name: str
@@ -99,6 +123,7 @@ class BadInput:
     says: str
     call: Callable[[Path, Materials], object] = _load
     argv: Callable[[Path, Materials, Path], list[str]] = _infer  # (input, materials, output folder)
+    within: Callable[[Path, Materials], AbstractContextManager] = _nothing  # (input, materials)
 
 
 # ---- how the inputs are damaged ---------------------------------------------------------------
@@ -258,4 +283,147 @@ MISMATCHED_LABELS = [BadInput(name, make, says, _label_on_brain, _inspect_label)
     ("4D mask", lambda m: m.nifti("mask4d.nii.gz", np.zeros((8, 8, 8, 2), np.uint8)), "is a 4D volume"),
 )]
 
-CORPUS: list[BadInput] = EMPTY + TRUNCATED + CORRUPT + SHAPES + NOT_NUMBERS + HUGE_HEADERS + MISMATCHED_LABELS
+# ---- run folders, checkpoints and where runs are written ---------------------------------------------
+def _load_run(path: Path, _m: Materials):
+    from engine.models import load_for_run
+
+    return load_for_run(path, device="cpu")
+
+
+def _infer_with_run(path: Path, m: Materials, _out: Path) -> list[str]:
+    return ["infer", "--run", str(path), str(m.volumes / "brain1_image.nrrd")]
+
+
+def _resume(path: Path, _m: Materials, epochs: int = 2):
+    from engine.learning.trainer import Trainer
+    from engine.runs.rundir import RunDir
+
+    config = RunDir(path).train_config()
+    config.epochs = epochs
+    return Trainer(config, path, resume=True).run()
+
+
+def _resume_argv(path: Path, _m: Materials, _out: Path) -> list[str]:
+    return ["train", "--out", str(path), "--resume", "--epochs", "2", "--device", "cpu"]
+
+
+def _train_into(path: Path, _m: Materials):
+    from engine.learning.trainer import Trainer
+    from engine.options import TrainConfig
+
+    return Trainer(TrainConfig(dataset="phantom2d", epochs=1, train_limit=50, device="cpu"), path / "run").run()
+
+
+def _train_into_argv(path: Path, _m: Materials, _out: Path) -> list[str]:
+    return ["train", "--dataset", "phantom2d", "--epochs", "1", "--train-limit", "50", "--device", "cpu",
+            "--out", str(path / "run"), "--exact-out"]
+
+
+def _read_only_folder(m: Materials) -> Path:
+    folder = m.folder / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+@contextlib.contextmanager
+def _as_an_unprivileged_user(_path: Path, _m: Materials) -> Iterator[None]:
+    """Folder permissions bind everyone but root: as root, act as `nobody` (effective uid only) meanwhile."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def _another_training_holds(path: Path, _m: Materials) -> AbstractContextManager:
+    from engine.runs.lock import RunLock
+
+    return RunLock(path)
+
+
+def _a_full_disk(_path: Path, _m: Materials) -> AbstractContextManager:
+    """The disk fills up while a checkpoint is written: part of the file, then ENOSPC."""
+    import engine.runs.rundir as rundir
+
+    def save_file(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"\0" * 4096)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(filename))
+
+    return mock.patch.object(rundir, "save_file", save_file)
+
+
+def _damage(m: Materials, name: str, damage: Callable[[bytes], bytes]) -> Path:
+    run = m.run_copy()
+    (run / name).write_bytes(damage((run / name).read_bytes()))
+    return run
+
+
+def _without(m: Materials, name: str) -> Path:
+    run = m.run_copy()
+    (run / name).unlink()
+    return run
+
+
+def _wider_model(config: dict) -> None:
+    config["train"]["model_overrides"]["dims"] = [16, 32, 64]
+
+
+RUN_FOLDERS = [BadInput(name, make, says, _load_run, _infer_with_run) for name, make, says in (
+    ("run config.json without 'train'", lambda m: m.run_with_config(lambda c: {k: v for k, v in c.items() if k != "train"}),
+     "has an incomplete config.json: it lacks 'train'."),
+    ("run config.json without 'train' and 'model'",
+     lambda m: m.run_with_config(lambda c: {k: v for k, v in c.items() if k not in ("train", "model")}),
+     "it lacks 'train' and 'model'."),
+    ("run config.json that is not JSON", lambda m: _damage(m, "config.json", lambda b: b[: len(b) // 2]),
+     "config.json is not valid JSON"),
+    ("run config.json holding a list", lambda m: m.run_with_config(lambda c: [c]), "is not a JSON object"),
+    ("run config.json that is binary", lambda m: _damage(m, "config.json", lambda b: bytes(range(256))),
+     "holds binary data"),
+    ("run config.json with a setting of the wrong type",
+     lambda m: m.run_with_config(lambda c: c["train"].update(timesteps="four")),
+     'unusable training setting in config.json: --timesteps must be a whole number, not "four"'),
+    ("run config.json with an unknown setting", lambda m: m.run_with_config(lambda c: c["train"].update(wings=2)),
+     "unknown training option(s): wings"),
+    ("run from a newer engine (run format 99)",
+     lambda m: m.run_with_config(lambda c: c.update(format=99, engine_version="9.0.0")),
+     "was written by SpikeView 9.0.0 in run format 99, newer than this SpikeView reads (2); update SpikeView"),
+    ("run without its best checkpoint", lambda m: _without(m, "best.safetensors"),
+     "has no 'best' checkpoint (best.safetensors is missing)"),
+    ("run with a corrupt checkpoint", lambda m: _damage(m, "best.safetensors", lambda b: bytes(range(256)) * 8),
+     "best.safetensors is damaged or incomplete"),
+    ("run with a truncated checkpoint", lambda m: _damage(m, "best.safetensors", lambda b: b[: len(b) // 2]),
+     "best.safetensors is damaged or incomplete"),
+    ("run with an empty checkpoint", lambda m: _damage(m, "best.safetensors", lambda b: b""),
+     "best.safetensors is damaged or incomplete"),
+    ("run whose weights have the wrong shape", lambda m: m.run_with_config(_wider_model),
+     "do not fit the model its config.json describes (stem.conv.conv.weight is 8 x 1 x 3 x 3 there but "
+     "16 x 1 x 3 x 3 in the model)"),
+    ("a folder that is not a run", lambda m: m.file("not_a_run/notes.txt", b"x").parent,
+     "is not a SpikeView run: it has no config.json"),
+)]
+
+RUN_WRITES = [
+    BadInput("run with a damaged metrics.jsonl, resumed", lambda m: _damage(m, "metrics.jsonl", lambda b: b"{oops\n" + b),
+             "metrics.jsonl is damaged: line 1 is not a JSON record", _resume, _resume_argv),
+    BadInput("run folder in use by another training", lambda m: m.run_copy(),
+             f"is in use by another training (process {os.getpid()}); wait for it to end", _resume, _resume_argv,
+             _another_training_holds),
+    BadInput("unwritable output folder", _read_only_folder,
+             "could not be made because permission to write there was denied; choose a folder you can write to",
+             _train_into, _train_into_argv, _as_an_unprivileged_user),
+    BadInput("full disk while a checkpoint is written", lambda m: m.run_copy(),
+             "Epoch 2 of the run run could not be saved because the disk is full; the run keeps its earlier "
+             "epochs and can be resumed", _resume, _resume_argv, _a_full_disk),
+]
+
+RUNS = RUN_FOLDERS + RUN_WRITES
+
+CORPUS: list[BadInput] = (EMPTY + TRUNCATED + CORRUPT + SHAPES + NOT_NUMBERS + HUGE_HEADERS + MISMATCHED_LABELS
+                          + RUNS)

@@ -39,16 +39,16 @@ def test_the_corpus_covers_every_supported_type() -> None:
 def test_bad_input_gets_one_sentence(case: BadInput, materials: Materials, tmp_path: Path, capsys) -> None:
     path = case.make(materials)
     before = _files(materials.folder)
-    with pytest.raises(UserError) as caught:
-        case.call(path, materials)
+    out = tmp_path / "out"
+    out.mkdir()
+    with case.within(path, materials):
+        with pytest.raises(UserError) as caught:
+            case.call(path, materials)
+        capsys.readouterr()
+        code = main(case.argv(path, materials, out))
     message = str(caught.value)
     assert case.says in message, message
     assert is_one_sentence(message), message
-
-    out = tmp_path / "out"
-    out.mkdir()
-    capsys.readouterr()
-    code = main(case.argv(path, materials, out))
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.strip().splitlines()[-1] == f"error: {message}", err

@@ -149,7 +149,8 @@ def test_prepare_array_matches_training_preprocessing():
     volume = np.random.default_rng(0).normal(size=(40, 50, 30)).astype(np.float32)
     prep3d = Preprocessing(spatial_dims=3, input_size=28, n_channels=1)
     assert prepare_array(volume, prep3d).shape == (1, 28, 28, 28)
-    assert prepare_array(volume, prep).shape == (1, 28, 28)  # middle slice for a 2D model
+    with pytest.raises(UserError, match="expects a 2D image"):  # which slice is engine.probe.model_input's choice
+        prepare_array(volume, prep)
     with pytest.raises(UserError, match="NaN"):
         prepare_array(np.full((10, 10), np.nan, dtype=np.float32), prep)
 

@@ -8,10 +8,8 @@ from PIL import Image
 
 from engine.data.catalog import get_spec, load_split
 from engine.errors import UserError
-from engine.learning.trainer import Trainer
 from engine.models import create_model
 from engine.models import load_for_run
-from engine.options import TrainConfig
 from engine.probe.inference import infer
 from engine.probe.recorder import record_sample
 from engine.probe.recording import Recording
@@ -56,15 +54,6 @@ def test_recording_round_trip(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(UserError, match="not a SpikeView recording"):
         Recording.load(tmp_path / "bad.npz")
-
-
-@pytest.fixture(scope="module")
-def breast_run(tmp_path_factory, medmnist_root):
-    run_dir = tmp_path_factory.mktemp("runs") / "breast"
-    config = TrainConfig(dataset="breastmnist", data_root=str(medmnist_root), epochs=1, batch_size=64,
-                         train_limit=128, device="cpu")
-    Trainer(config, run_dir).run()
-    return run_dir
 
 
 def test_infer_on_a_png_file_matches_the_dataset_pipeline(breast_run, medmnist_root, tmp_path):

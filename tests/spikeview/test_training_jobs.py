@@ -10,7 +10,7 @@ from engine.runs.listing import list_runs
 from spikeview.controllers.runs import RunsController
 from spikeview.controllers.training import TrainingController
 from spikeview.jobs import JobRunner
-from spikeview.panels.runs_list import RunsList
+from spikeview.panels.runs_list import COLUMNS, RunsList
 from spikeview.panels.training import TrainingPanel
 from spikeview.session import Session
 
@@ -87,7 +87,13 @@ def test_training_job_can_be_cancelled_and_resumed(qtbot, panel, medmnist_root, 
         pass
     assert ended.args[1] == "cancelled" and panel.cancel_button.isEnabled() is False
     summary = list_runs(tmp_path / "runs")[0]
-    assert summary.resumable and summary.epochs_done == 1
+    assert summary.resumable and summary.epochs_done == 1 and summary.state == "cancelled"
+    runs_controller = RunsController(panel.session, panel.controller.runner)
+    runs = RunsList(panel.session, runs_controller)
+    qtbot.addWidget(runs)
+    with qtbot.waitSignal(runs_controller.listed, timeout=10000):
+        runs_controller.refresh()
+    assert runs.tree.topLevelItem(0).text(COLUMNS.index("state")) == "cancelled after 1 of 2 epochs (resumable)"
     with qtbot.waitSignal(panel.controller.run_opened, timeout=10000):
         panel.show_run(run)
     assert len(panel.plots.rows) == 1 and panel.form.values()["epochs"] == 2
