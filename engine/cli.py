@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from engine.data.spec import SPLITS
+from engine.device import THREADS_ENV, configure_threads
 from engine.errors import UserError
 from engine.options import DEVICES, TrainConfig, train_options
 
@@ -67,7 +68,12 @@ class _ProgressBar:
         if event.kind == "start":
             self.bar = self._tqdm(total=event.total_steps, initial=event.epoch and event.step,
                                   unit="batch", file=sys.stderr, dynamic_ncols=True)
+        elif event.kind == "compiling" and self.bar is not None:
+            self.bar.set_description_str("compiling")
+            self.bar.write(f"{event.message}…", file=sys.stderr)
         elif event.kind == "batch" and self.bar is not None:
+            if self.bar.desc:
+                self.bar.set_description_str("")
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix(epoch=event.epoch, loss=f"{event.metrics['loss']:.3f}")
         elif event.kind == "epoch" and self.bar is not None:
@@ -198,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="spikeview-engine", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--threads", type=int, help=f"CPU threads for torch (default: ${THREADS_ENV}, else the "
+                                                    "usable cores minus one)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datasets", help="list every dataset and which files are present")
@@ -259,7 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _early_threads(argv: list[str] | None) -> int | None:
+    """--threads, read before the parser is built: OpenMP's settings must precede importing torch."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--threads", type=int)
+    return early.parse_known_args(argv)[0].threads
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        configure_threads(_early_threads(argv))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
