@@ -56,13 +56,13 @@ def compile_cache_dir() -> Path:
 
 
 def find_cpp_compiler() -> str | None:
-    """The C++ compiler inductor would use (its `cpp.cxx` setting, `$CXX` or g++), if installed."""
-    from torch._inductor import config
+    """The C++ compiler inductor would use (its `cpp.cxx` setting: `$CXX` or g++), if it runs."""
+    from torch._inductor.cpp_builder import get_cpp_compiler
 
-    for name in config.cpp.cxx:
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    try:
+        return shutil.which(get_cpp_compiler())
+    except Exception:  # noqa: BLE001 - InvalidCxxCompiler, or anything else that means "none usable"
+        return None
 
 
 def decide_compile(mode: str, device: torch.device, images: int | None = None) -> CompileDecision:

@@ -67,14 +67,17 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def uses_triton(x: torch.Tensor) -> bool:
-    return x.is_cuda and triton_available() and not torch.compiler.is_compiling()
+def uses_triton(x: torch.Tensor, store_v_seq: bool = False) -> bool:
+    """The Triton kernels run on CUDA tensors, outside torch.compile (inductor makes its own kernels
+    there), and not where a membrane recording would need gradients (the kernel's v_seq has none)."""
+    recording_with_grad = store_v_seq and torch.is_grad_enabled() and x.requires_grad
+    return x.is_cuda and triton_available() and not torch.compiler.is_compiling() and not recording_with_grad
 
 
 def lif_multi_step(x_seq: torch.Tensor, v: torch.Tensor, tau: float, v_threshold: float, alpha: float = ALPHA,
                    store_v_seq: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The multi-step LIF update with the best kernel for `x_seq` (see the module's docstring)."""
-    if uses_triton(x_seq):
+    if uses_triton(x_seq, store_v_seq):
         from engine.models.lif_triton import lif_triton
 
         return lif_triton(x_seq, v, tau, v_threshold, alpha, store_v_seq)
@@ -91,9 +94,8 @@ class LIF(neuron.LIFNode):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         v = self.v
         if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
-            v = torch.zeros_like(x_seq[0])  # after reset_net: v is the reset value 0.0
-        spikes, v_last, v_seq = lif_multi_step(x_seq, v.to(x_seq.dtype), self.tau, self.v_threshold,
-                                               ALPHA, self.store_v_seq)
+            v = torch.zeros_like(x_seq[0], dtype=torch.float32)  # after reset_net: v is the reset value 0.0
+        spikes, v_last, v_seq = lif_multi_step(x_seq, v, self.tau, self.v_threshold, ALPHA, self.store_v_seq)
         self.v = v_last
         self.v_seq = v_seq
         return spikes
