@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.data.spec import SPLITS
 from engine.device import THREADS_ENV, configure_threads
 from engine.errors import UserError
-from engine.options import DEVICES, TrainConfig, train_options
+from engine.options import COMPILE_MODES, DEVICES, TrainConfig, train_options
 
 
 def _json_default(value):
@@ -194,8 +194,8 @@ def _volume_summary(volume) -> dict:
 def cmd_bench(args: argparse.Namespace) -> dict:
     from engine.bench import run_bench
 
-    return run_bench(args.model, args.dims, args.size, args.timesteps, args.batch_size,
-                     steps=args.steps, repeats=args.repeats, device=args.device, run=args.run)
+    return run_bench(args.model, tuple(args.dims), args.size, args.timesteps, args.batch_size, steps=args.steps,
+                     repeats=args.repeats, device=args.device, compile_mode=args.compile, run=args.run)
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -246,15 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")
     p.set_defaults(func=cmd_infer)
 
-    p = sub.add_parser("bench", help="training/inference speed against stock SpikingJelly layers")
-    p.add_argument("--model", default="sdt_tiny", choices=list_models())
-    p.add_argument("--dims", type=int, default=2, choices=[2, 3])
+    p = sub.add_parser("bench", help="training/inference images/s: ours (eager, compiled), stock SpikingJelly "
+                                     "layers, SpikingJelly's own spike-driven transformer; 2D and 3D")
+    p.add_argument("--model", default="sdt_small", choices=list_models())
+    p.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3])
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--batch-size", type=int, help="default 64 in 2D, 16 in 3D")
+    p.add_argument("--steps", type=int, default=5, help="timed training steps per contender")
+    p.add_argument("--repeats", type=int, default=5, help="timed inference batches per contender")
     p.add_argument("--device", default="cpu", choices=DEVICES[1:])
+    p.add_argument("--compile", default="on", choices=COMPILE_MODES, help="measure the compiled model too (on)")
     p.add_argument("--run", help="benchmark this trained run's model (its architecture and input size)")
     p.set_defaults(func=cmd_bench)
 
