@@ -3,6 +3,7 @@ gradients; the fused Triton kernels on a GPU (marker `gpu`) and, where Triton is
 interpreter on the CPU (the kernels' arithmetic, with no GPU)."""
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -98,3 +99,75 @@ def test_triton_kernels_in_the_interpreter():
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+# -- the whole model on a GPU ------------------------------------------------------------------------
+def _cuda_twins(name: str = "sdt_tiny", dims: int = 2) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor]:
+    from engine.data.encoders import encode
+    from engine.models import create_model
+
+    size = 28 if dims == 2 else 16
+    torch.manual_seed(0)
+    ours = create_model(name, 1, 3, dims, 4, size).cuda()
+    stock = create_model(name, 1, 3, dims, 4, size, stock=True).cuda()
+    stock.load_state_dict(ours.state_dict())
+    return ours, stock, encode(3 * torch.rand(8, 1, *(size,) * dims, device="cuda"), 4)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dims", [2, 3])
+def test_model_with_triton_lif_matches_stock_spikingjelly_on_cuda(dims):
+    ours, stock, x = _cuda_twins(dims=dims)
+    out, stock_out = ours(x), stock(x)
+    torch.testing.assert_close(out, stock_out, atol=1e-4, rtol=1e-4)
+    out.square().sum().backward()
+    stock_out.square().sum().backward()
+    for (name, p), q in zip(ours.named_parameters(), stock.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-4 * max(float(q.grad.abs().max()), 1e-6), rtol=1e-3,
+                                   msg=name)
+
+
+@pytest.mark.gpu
+def test_bf16_autocast_training_step_on_cuda():
+    from engine.device import autocast_for
+
+    ours, _stock, x = _cuda_twins()
+    optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-3)
+    with autocast_for(torch.device("cuda")):
+        out = ours(x)
+    assert out.dtype == torch.bfloat16
+    out.float().square().mean().backward()
+    optimizer.step()
+    functional.reset_net(ours)
+    assert all(torch.isfinite(p).all() for p in ours.parameters())
+
+
+@pytest.mark.gpu
+def test_training_runs_on_cuda(tmp_path):
+    from engine.learning.trainer import Trainer
+    from engine.options import TrainConfig
+
+    config = TrainConfig(dataset="phantom2d", epochs=1, batch_size=32, train_limit=64, device="cuda",
+                         model_overrides={"dims": [8, 16, 32], "heads": 2})
+    summary = Trainer(config, tmp_path / "run").run()
+    assert summary["status"] == "finished" and summary["train_images_per_s"] > 0
+
+
+@pytest.mark.gpu
+def test_bench_on_cuda_measures_the_lif_kernel_against_a_copy():
+    from engine.bench import run_bench
+
+    result = run_bench("sdt_tiny", dims=(2,), batch_size=4, steps=1, repeats=1, device="cuda", compile_mode="off")
+    kernel = result["lif_kernel"]
+    assert 0 < kernel["fraction_of_copy"] < 2 and kernel["copy_gb_per_s"] > 0
+    assert result["2d"]["train_images_per_s"]["ours_eager"] > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_compiled_model_on_cuda_matches_eager():
+    from engine.models.compiled import CompiledModel
+
+    ours, _stock, x = _cuda_twins()
+    compiled = CompiledModel(copy.deepcopy(ours))  # inductor's own Triton kernels for the whole graph
+    torch.testing.assert_close(compiled(x), ours(x), atol=1e-4, rtol=1e-4)
