@@ -45,6 +45,7 @@ INDUCTOR_OPTIONS = {"layout_optimization": False}
 class CompileDecision:
     enabled: bool
     reason: str
+    warn: bool = False  # compiling was wanted but cannot happen here
 
 
 def compile_cache_dir() -> Path:
@@ -77,7 +78,7 @@ def decide_compile(mode: str, device: torch.device, images: int | None = None) -
     if mode == "auto" and images is not None and images < AUTO_MIN_IMAGES:
         return CompileDecision(False, f"a short run ({images} images < {AUTO_MIN_IMAGES}) does not repay compiling")
     if device.type == "cpu" and find_cpp_compiler() is None:
-        return CompileDecision(False, "no C++ compiler (g++ or $CXX) was found")
+        return CompileDecision(False, "no C++ compiler (g++ or $CXX) was found", warn=True)
     return CompileDecision(True, "compiling with torch.compile (inductor)")
 
 
@@ -142,7 +143,7 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, images: int
     when compilation was asked for and cannot happen)."""
     decision = decide_compile(mode, device, images)
     if not decision.enabled:
-        if mode == "on" or (mode == "auto" and device.type == "cpu" and "compiler" in decision.reason):
+        if decision.warn:
             log.warning("Not compiling the model: %s; running eagerly.", decision.reason)
         return model
     return CompiledModel(model, on_compile)
