@@ -1,14 +1,24 @@
-"""Speed of the engine's spike-driven transformer against the same architecture from stock
-SpikingJelly layers, measured side by side in one process (ratios, since machines are noisy).
+"""`spikeview-engine bench`: training and inference speed, side by side in one process, for 2D and 3D.
 
-Both models share one state dict, so they compute the same function; ours runs conv + BN once on
-the time-flattened batch and is made ready for inference as `infer` gets it (`ready_for_inference`:
-batch norm folded into the convolutions). With `run=`, ours is a trained run's model loaded by
-`load_for_run`, as `infer` loads it. Each repetition times ours and then stock, alternately, so that
-both meet the same machine load; figures are medians.
+Contenders, all on the same input (batch of encoded images [T, B, C, *spatial]):
+- `ours_eager`: the engine's transformer as the Trainer runs it without compiling (inference as `infer`
+  gets it, batch norm folded); with `run=`, a trained run's model loaded by `load_for_run`;
+- `ours_compiled`: the same model through `engine.models.compiled.CompiledModel` (the `compile` option);
+- `stock_layers`: the same architecture built from stock SpikingJelly layers, with ours' weights (so both
+  compute the same function: `max_output_difference_vs_stock` checks it);
+- `spikingjelly_sdt`: SpikingJelly 2.0's own `SpikeDrivenTransformer` at a matched parameter count
+  (`match_spikingjelly_sdt`): the same token grid, heads and (where a width gets within 10%) depth as
+  ours, its width chosen for the parameter count. It is 2D only: in 3D it is reported as missing.
+
+Each repetition times every contender once, in turn, so all meet the same machine load; figures are
+medians, and ratios (ours over the others) are what to compare between machines. Training steps use
+the device's autocast (bf16 on a GPU). On CUDA the result also holds the fused LIF kernel's achieved
+memory bandwidth as a fraction of a device-to-device copy measured in the same run.
 """
 from __future__ import annotations
 
+import copy
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -16,96 +26,228 @@ from pathlib import Path
 
 import torch
 from spikingjelly.activation_based import functional
+from torch import nn
 
 from engine.data.encoders import encode
-from engine.learning.losses import training_loss
-from engine.models import create_model, load_for_run, ready_for_inference
+from engine.device import autocast_for, pick_device
+from engine.models import count_parameters, create_model, load_for_run, ready_for_inference
+from engine.models.compiled import CompiledModel, decide_compile
+from engine.models.spike_driven_transformer import stem_stride
+
+MATCH_TOLERANCE = 0.10  # parameter counts within 10%
+DEFAULT_BATCH = {2: 64, 3: 16}
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                y: torch.Tensor) -> Callable[[], None]:
+# -- SpikingJelly's own spike-driven transformer, matched ------------------------------------------
+def spikingjelly_sdt(embed_dims: int, depths: int, heads: int, pooling_stat: str, in_channels: int,
+                     num_classes: int, timesteps: int) -> nn.Module:
+    from spikingjelly.activation_based.model.spike_driven_transformer import SpikeDrivenTransformer
+
+    return SpikeDrivenTransformer(T=timesteps, in_channels=in_channels, num_classes=num_classes,
+                                  embed_dims=embed_dims, num_heads=heads, depths=depths, pooling_stat=pooling_stat)
+
+
+def token_pooling(input_size: int, spatial_dims: int) -> str:
+    """SpikingJelly's pooling mask that leaves the same token grid as ours (stem stride, then one halving)."""
+    halvings = round(math.log2(stem_stride(input_size, spatial_dims) * 2))
+    return ("1" * min(halvings, 4)).ljust(4, "0")
+
+
+def match_spikingjelly_sdt(target: int, heads: int, depth: int, input_size: int, in_channels: int,
+                           num_classes: int, timesteps: int) -> dict:
+    """SpikingJelly SDT settings with about `target` parameters: of the depths where some width gets within
+    `MATCH_TOLERANCE`, the one nearest ours (else the closest count). Widths are multiples of 8 and `heads`."""
+    step = math.lcm(8, heads)
+    pooling = token_pooling(input_size, 2)
+    best_by_depth = {}
+    for depths in range(1, 9):
+        candidates = []
+        for embed in range(step, 2049, step):
+            params = count_parameters(spikingjelly_sdt(embed, depths, heads, pooling, in_channels, num_classes, timesteps))
+            candidates.append((abs(params - target) / target, embed, params))
+            if params > target:
+                break
+        best_by_depth[depths] = min(candidates)
+    within = [d for d, (gap, _, _) in best_by_depth.items() if gap <= MATCH_TOLERANCE]
+    if within:  # the depth nearest ours among those matched within the tolerance
+        depths = min(within, key=lambda d: (abs(d - depth), best_by_depth[d][0]))
+    else:
+        depths = min(best_by_depth, key=lambda d: best_by_depth[d][0])
+    gap, embed, params = best_by_depth[depths]
+    return {"embed_dims": embed, "depths": depths, "heads": heads, "pooling_stat": pooling, "parameters": params,
+            "parameter_gap": gap}
+
+
+# -- timing ---------------------------------------------------------------------------------------
+def _train_step(model: nn.Module, state: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                device: torch.device) -> Callable[[], None]:
+    optimizer = torch.optim.AdamW(state.parameters(), lr=1e-4)
+
     def step() -> None:
-        loss = training_loss("tet", model(x), y, multi_label=False)
-        optimizer.zero_grad()
+        with autocast_for(device):
+            out = model(x).float()
+        logits = out.mean(0) if out.ndim == 3 else out  # ours: [T, B, classes]; SpikingJelly's: [B, classes]
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        functional.reset_net(model)
+        functional.reset_net(state)
 
     return step
 
 
-def _inference(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+def _inference(model: nn.Module, state: nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], None]:
     @torch.no_grad()
     def run() -> None:
-        model(x)
-        functional.reset_net(model)
+        with autocast_for(device):
+            model(x)
+        functional.reset_net(state)
 
     return run
 
 
-def _paired_seconds(ours: Callable[[], None], stock: Callable[[], None], repeats: int) -> tuple[float, float]:
-    """Median seconds of each, timed alternately after one warm-up call each."""
-    ours(), stock()
-    times_ours, times_stock = [], []
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(fn: Callable[[], None], device: torch.device) -> float:
+    _synchronize(device)
+    start = time.perf_counter()
+    fn()
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
+def paired_seconds(contenders: dict[str, Callable[[], None]], repeats: int, device: torch.device
+                   ) -> tuple[dict[str, float], dict[str, float]]:
+    """(first-call seconds, median seconds per call) of each, timed in turn after the first call each."""
+    first = {name: _timed(fn, device) for name, fn in contenders.items()}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
-        for fn, times in ((ours, times_ours), (stock, times_stock)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times_ours), statistics.median(times_stock)
+        for name, fn in contenders.items():
+            times[name].append(_timed(fn, device))
+    return first, {name: statistics.median(values) for name, values in times.items()}
 
 
-def _twins(model_name: str, classes: int, spatial_dims: int, timesteps: int, size: int, device: str,
-           run: Path | str | None) -> tuple[str, torch.nn.Module, torch.nn.Module]:
-    """Ours (fresh, or a trained run's) and the same architecture from stock layers, with ours' weights."""
+# -- the contenders -------------------------------------------------------------------------------
+def _ours(model_name: str, spatial_dims: int, size: int, timesteps: int, classes: int, device: torch.device,
+          run: Path | str | None) -> tuple[str, nn.Module]:
     if run is None:
-        ours = create_model(model_name, 1, classes, spatial_dims, timesteps, size).to(device)
-    else:
-        loaded = load_for_run(run, fold=False, device=device)
-        model_name, ours = loaded.config.model, loaded.model
-    stock = create_model(model_name, **{**ours.cfg.to_dict(), "stock": True}).to(device)
-    stock.load_state_dict(ours.state_dict())
-    return model_name, ours, stock
+        return model_name, create_model(model_name, 1, classes, spatial_dims, timesteps, size).to(device)
+    loaded = load_for_run(run, fold=False, device=str(device))
+    return loaded.config.model, loaded.model
 
 
-def run_bench(model_name: str = "sdt_tiny", spatial_dims: int = 2, size: int = 28, timesteps: int = 4,
-              batch_size: int = 64, classes: int = 11, steps: int = 5, repeats: int = 10,
-              device: str = "cpu", run: Path | str | None = None) -> dict:
-    torch.manual_seed(0)
-    model_name, ours, stock = _twins(model_name, classes, spatial_dims, timesteps, size, device, run)
+def _contenders(model_name: str, ours: nn.Module, compiled: bool, device: torch.device
+                ) -> tuple[dict[str, nn.Module], dict]:
+    """name -> model (ours' weights wherever the architecture is ours), and what the JSON says about them."""
     cfg = ours.cfg
-    spatial_dims, size, timesteps = cfg.spatial_dims, cfg.input_size, cfg.timesteps
-    images = torch.rand(batch_size, cfg.in_channels, *(size,) * spatial_dims, device=device)
-    x = encode(images, timesteps)
-    y = torch.randint(0, cfg.num_classes, (batch_size, 1), device=device)
-    single = encode(images[:1], timesteps)
-
-    ours.train(), stock.train()
-    train_ours, train_stock = _paired_seconds(
-        _train_step(ours, torch.optim.AdamW(ours.parameters(), lr=1e-4), x, y),
-        _train_step(stock, torch.optim.AdamW(stock.parameters(), lr=1e-4), x, y), steps)
+    models = {"ours_eager": ours}
+    if compiled:
+        models["ours_compiled"] = CompiledModel(copy.deepcopy(ours))
+    stock = create_model(model_name, **{**cfg.to_dict(), "stock": True}).to(device)
     stock.load_state_dict(ours.state_dict())
-    stock.eval()
+    models["stock_layers"] = stock
+    notes: dict = {"parameters": {"ours": count_parameters(ours)}}
+    if cfg.spatial_dims == 2:
+        match = match_spikingjelly_sdt(count_parameters(ours), cfg.heads, cfg.depth, cfg.input_size, cfg.in_channels,
+                                       cfg.num_classes, cfg.timesteps)
+        models["spikingjelly_sdt"] = spikingjelly_sdt(match["embed_dims"], match["depths"], match["heads"],
+                                                      match["pooling_stat"], cfg.in_channels, cfg.num_classes,
+                                                      cfg.timesteps).to(device)
+        notes["spikingjelly_sdt"] = match
+    else:
+        notes["spikingjelly_sdt"] = "not available: SpikingJelly's SpikeDrivenTransformer is 2D only"
+    return models, notes
+
+
+def _output_difference(ours: nn.Module, stock: nn.Module, x: torch.Tensor) -> float:
+    """Ours (batch norm folded, as `infer` runs it) against the stock twin, in evaluation mode."""
     with torch.no_grad():
-        reference = stock(x[:, :8])
+        reference = stock(x)
         functional.reset_net(stock)
-        ready_for_inference(ours)
-        difference = (ours(x[:, :8]) - reference).abs().max().item()
+        difference = (ours(x) - reference).abs().max().item()
         functional.reset_net(ours)
-    latency_ours, latency_stock = _paired_seconds(_inference(ours, single), _inference(stock, single), repeats)
-    batch_ours, batch_stock = _paired_seconds(_inference(ours, x), _inference(stock, x), max(2, repeats // 3))
-    return {
-        "model": model_name, "run": str(run) if run is not None else None, "spatial_dims": spatial_dims,
-        "size": size, "timesteps": timesteps,
-        "batch_size": batch_size, "device": device, "threads": torch.get_num_threads(),
-        "train_images_per_s": batch_size / train_ours,
-        "stock_train_images_per_s": batch_size / train_stock,
-        "train_speed_ratio": train_stock / train_ours,
-        "inference_latency_ms": 1000 * latency_ours,
-        "stock_inference_latency_ms": 1000 * latency_stock,
-        "inference_speedup": latency_stock / latency_ours,
-        "batch_inference_images_per_s": batch_size / batch_ours,
-        "stock_batch_inference_images_per_s": batch_size / batch_stock,
-        "batch_inference_speed_ratio": batch_stock / batch_ours,
-        "max_output_difference_folded_vs_stock": difference,
+    return difference
+
+
+def _ratios(rates: dict[str, float], ours: str) -> dict[str, float]:
+    return {f"{ours}_over_{other}": rates[ours] / rates[other] for other in rates if other != ours}
+
+
+def bench_dims(model_name: str, spatial_dims: int, size: int, timesteps: int, batch_size: int, classes: int,
+               steps: int, repeats: int, device: torch.device, compile_mode: str, run: Path | str | None) -> dict:
+    """Every contender in one spatial dimensionality: training and inference images/s, side by side."""
+    torch.manual_seed(0)
+    model_name, ours = _ours(model_name, spatial_dims, size, timesteps, classes, device, run)
+    cfg = ours.cfg
+    compiled = decide_compile(compile_mode, device).enabled
+    models, notes = _contenders(model_name, ours, compiled, device)
+    images = torch.rand(batch_size, cfg.in_channels, *(cfg.input_size,) * cfg.spatial_dims, device=device)
+    x = encode(images, cfg.timesteps)
+    y = torch.randint(0, cfg.num_classes, (batch_size,), device=device)
+    eager_of = {name: getattr(model, "module", model) for name, model in models.items()}
+
+    for model in models.values():
+        model.train()
+    first_train, train = paired_seconds(
+        {name: _train_step(model, eager_of[name], x, y, device) for name, model in models.items()}, steps, device)
+    models["stock_layers"].load_state_dict(ours.state_dict())  # the twins compute the same function again
+    for model in eager_of.values():
+        ready_for_inference(model)  # ours: batch norm folded; the others: evaluation mode
+    difference = _output_difference(ours, models["stock_layers"], x[:, :8])
+    first_infer, infer = paired_seconds(
+        {name: _inference(model, eager_of[name], x, device) for name, model in models.items()}, repeats, device)
+    train_rates = {name: batch_size / seconds for name, seconds in train.items()}
+    infer_rates = {name: batch_size / seconds for name, seconds in infer.items()}
+    result = {
+        "model": model_name, "run": str(run) if run is not None else None, "spatial_dims": cfg.spatial_dims,
+        "size": cfg.input_size, "timesteps": cfg.timesteps, "batch_size": batch_size, **notes,
+        "train_images_per_s": train_rates, "inference_images_per_s": infer_rates,
+        "train_ratios": {**_ratios(train_rates, "ours_eager"), **(_ratios(train_rates, "ours_compiled") if compiled else {})},
+        "inference_ratios": {**_ratios(infer_rates, "ours_eager"),
+                             **(_ratios(infer_rates, "ours_compiled") if compiled else {})},
+        "max_output_difference_vs_stock": difference,
     }
+    if compiled:
+        result["compile_seconds"] = {"training_first_step": first_train["ours_compiled"],
+                                     "inference_first_batch": first_infer["ours_compiled"],
+                                     "failed": models["ours_compiled"].failed}
+    else:
+        result["ours_compiled"] = f"not measured: {decide_compile(compile_mode, device).reason}"
+    return result
+
+
+def lif_kernel_bandwidth(x_shape: tuple[int, ...], device: torch.device, repeats: int = 20) -> dict:
+    """The fused LIF forward kernel's bandwidth against a device-to-device copy of the same input (CUDA)."""
+    from engine.models.lif_triton import lif_forward_bytes, lif_triton
+
+    x = torch.randn(x_shape, device=device, dtype=torch.bfloat16).requires_grad_()
+    v0 = torch.zeros(x_shape[1:], device=device)
+    copy_target = torch.empty_like(x)
+    kernel = {"lif_forward": lambda: lif_triton(x, v0, 2.0, 1.0, 2.0),
+              "copy": lambda: copy_target.copy_(x.detach())}
+    _first, seconds = paired_seconds(kernel, repeats, device)
+    lif_bytes, copy_bytes = lif_forward_bytes(x), 2 * x.numel() * x.element_size()
+    lif_bandwidth, copy_bandwidth = lif_bytes / seconds["lif_forward"], copy_bytes / seconds["copy"]
+    return {"shape": list(x_shape), "dtype": "bfloat16", "lif_forward_gb_per_s": lif_bandwidth / 1e9,
+            "copy_gb_per_s": copy_bandwidth / 1e9, "fraction_of_copy": lif_bandwidth / copy_bandwidth}
+
+
+def run_bench(model_name: str = "sdt_small", dims: tuple[int, ...] = (2, 3), size: int = 28, timesteps: int = 4,
+              batch_size: int | None = None, classes: int = 11, steps: int = 5, repeats: int = 5,
+              device: str = "cpu", compile_mode: str = "on", run: Path | str | None = None) -> dict:
+    """One JSON object: a section per spatial dimensionality (`dims`; with `run=`, the run's own only)."""
+    torch_device = pick_device(device)
+    if run is not None:
+        dims = (load_for_run(run, fold=False, device="cpu").model.cfg.spatial_dims,)
+    sections = {}
+    for spatial_dims in dims:
+        batch = batch_size or DEFAULT_BATCH[spatial_dims]
+        sections[f"{spatial_dims}d"] = bench_dims(model_name, spatial_dims, size, timesteps, batch, classes, steps,
+                                                 repeats, torch_device, compile_mode, run)
+    result = {"device": str(torch_device), "threads": torch.get_num_threads(), "torch": torch.__version__, **sections}
+    if torch_device.type == "cuda":  # ~0.8 GB moved per call: well above launch overheads
+        result["lif_kernel"] = lif_kernel_bandwidth((timesteps, 128, 256, 28, 28), torch_device)
+    return result

@@ -14,8 +14,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from engine.data.spec import SPLITS
+from engine.device import THREADS_ENV, configure_threads
 from engine.errors import UserError
-from engine.options import DEVICES, TrainConfig, train_options
+from engine.options import COMPILE_MODES, DEVICES, TrainConfig, train_options
 
 
 def _json_default(value):
@@ -67,7 +68,12 @@ class _ProgressBar:
         if event.kind == "start":
             self.bar = self._tqdm(total=event.total_steps, initial=event.epoch and event.step,
                                   unit="batch", file=sys.stderr, dynamic_ncols=True)
+        elif event.kind == "compiling" and self.bar is not None:
+            self.bar.set_description_str("compiling")
+            self.bar.write(f"{event.message}…", file=sys.stderr)
         elif event.kind == "batch" and self.bar is not None:
+            if self.bar.desc:
+                self.bar.set_description_str("")
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix(epoch=event.epoch, loss=f"{event.metrics['loss']:.3f}")
         elif event.kind == "epoch" and self.bar is not None:
@@ -195,8 +201,8 @@ def _volume_summary(volume) -> dict:
 def cmd_bench(args: argparse.Namespace) -> dict:
     from engine.bench import run_bench
 
-    return run_bench(args.model, args.dims, args.size, args.timesteps, args.batch_size,
-                     steps=args.steps, repeats=args.repeats, device=args.device, run=args.run)
+    return run_bench(args.model, tuple(args.dims), args.size, args.timesteps, args.batch_size, steps=args.steps,
+                     repeats=args.repeats, device=args.device, compile_mode=args.compile, run=args.run)
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -205,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="spikeview-engine", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--threads", type=int, help=f"CPU threads for torch (default: ${THREADS_ENV}, else the "
+                                                    "usable cores minus one)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datasets", help="list every dataset and which files are present")
@@ -248,15 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, default=0, help="sample number, for a MedMNIST .npz input")
     p.set_defaults(func=cmd_infer)
 
-    p = sub.add_parser("bench", help="training/inference speed against stock SpikingJelly layers")
-    p.add_argument("--model", default="sdt_tiny", choices=list_models())
-    p.add_argument("--dims", type=int, default=2, choices=[2, 3])
+    p = sub.add_parser("bench", help="training/inference images/s: ours (eager, compiled), stock SpikingJelly "
+                                     "layers, SpikingJelly's own spike-driven transformer; 2D and 3D")
+    p.add_argument("--model", default="sdt_small", choices=list_models())
+    p.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3])
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--batch-size", type=int, help="default 64 in 2D, 16 in 3D")
+    p.add_argument("--steps", type=int, default=5, help="timed training steps per contender")
+    p.add_argument("--repeats", type=int, default=5, help="timed inference batches per contender")
     p.add_argument("--device", default="cpu", choices=DEVICES[1:])
+    p.add_argument("--compile", default="on", choices=COMPILE_MODES, help="measure the compiled model too (on)")
     p.add_argument("--run", help="benchmark this trained run's model (its architecture and input size)")
     p.set_defaults(func=cmd_bench)
 
@@ -269,7 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _early_threads(argv: list[str] | None) -> int | None:
+    """--threads, read before the parser is built: OpenMP's settings must precede importing torch."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--threads", type=int)
+    return early.parse_known_args(argv)[0].threads
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        configure_threads(_early_threads(argv))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -20,6 +20,7 @@ ENCODERS = ("direct", "poisson", "latency")
 LOSSES = ("tet", "ce")
 ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
 DEVICES = ("auto", "cpu", "cuda")
+COMPILE_MODES = ("auto", "on", "off")
 SIZES = (28, 64, 128, 224)
 
 
@@ -71,6 +72,8 @@ class TrainConfig:
     augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
     enhance: str = option("none", "contrast enhancement applied to every image", choices=ENHANCEMENTS)
     device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)
+    compile: str = option("auto", "torch.compile the model (minutes the first time, cached after): auto does on a "
+                                  "CPU with a C++ compiler for runs of 20,000+ images", choices=COMPILE_MODES)
     seed: int = option(0, "random seed (data order, augmentation, initial weights)")
     train_limit: int | None = option(None, "train on the first N training samples only", label="Train samples",
                                      minimum=1, maximum=10_000_000, off_text="all")

@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return self_test()
+    from engine.device import configure_threads
     from spikeview.logs import setup_logging
 
     log_path = setup_logging()
+    configure_threads()  # before torch is imported: the GUI thread keeps a core (engine.device)
     app = create_application()
     _route_qt_messages_to_log()
     log.info("SpikeView started; log file %s", log_path)

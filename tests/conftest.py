@@ -72,3 +72,15 @@ def trained_run(tmp_path_factory) -> Path:
                  "--model-options", '{"dims": [8, 16, 32]}', "--device", "cpu", "--out", str(out), "--exact-out"])
     assert code == 0
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests run where CUDA is; elsewhere they are skipped with the reason, never faked."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marker gpu)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,10 +1,12 @@
 """The Trainer: trains a model on a dataset split, picks the epoch on `val`, reports on `test`.
 
-It emits `TrainEvent`s to callbacks (start, batch, epoch, probe, finished, cancelled, failed) and
+It emits `TrainEvent`s to callbacks (start, compiling, batch, epoch, probe, finished, cancelled, failed) and
 stops cleanly when `stop()` is called from any thread. The CLI drives it with a progress bar; the
 app drives it from a background thread and turns the events into Qt signals. A `SampleProbe` (the
 app passes `engine.probe.recorder.record_sample`) records a validation sample's dynamics every
-`probe_every` steps; without one there are no probe events.
+`probe_every` steps; without one there are no probe events. The model may be compiled
+(`prepare_model_for_training`, the `compile` option): a "compiling" event says so before the first
+step, which then takes minutes the first time.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from engine.learning.evaluation import evaluate_split
 from engine.learning.losses import training_loss
 from engine.learning.metrics import evaluate_scores
 from engine.models import build_model, count_parameters
+from engine.models.compiled import compile_model
 from engine.models.energy import estimate_energy
 from engine.models.loading import load_weights
 from engine.models.outputs import scores_from_outputs
@@ -44,7 +47,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainEvent:
-    kind: str  # start | batch | epoch | probe | finished | cancelled | failed
+    kind: str  # start | compiling | batch | epoch | probe | finished | cancelled | failed
     epoch: int = 0
     step: int = 0
     total_steps: int = 0
@@ -79,13 +82,21 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
+def prepare_model_for_training(model: torch.nn.Module, config: TrainConfig, device: torch.device, images: int,
+                               on_compile: Callable[[str], None] | None = None) -> torch.nn.Module:
+    """What the loop calls for a forward pass: `model`, or its compiled wrapper (the `compile` option, for a
+    run of `images` training images). Weights, checkpoints and probes stay on `model` itself."""
+    return compile_model(model, config.compile, device, images, on_compile)
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path | str, callbacks: list[Callback] | None = None,
                  resume: bool = False, probe: SampleProbe | None = None) -> None:
         self.run_dir = RunDir(run_dir)
-        if resume:  # the run's own settings win; only the epoch budget and the device may change
+        if resume:  # the run's own settings win; only the epoch budget, the device and compiling may change
             saved = self.run_dir.train_config()
             saved.epochs, saved.device = max(config.epochs, saved.epochs), config.device
+            saved.compile = config.compile
             config = saved
         config.validate()
         self.config = config
@@ -178,6 +189,10 @@ class Trainer:
         augment_cfg = augmentation_for(self.spec.labels, cfg.augment)
         self._emit(TrainEvent("start", epoch=start_epoch, total_steps=total_steps,
                               metrics={"parameters": count_parameters(self.model), "device": str(self.device)}))
+        self.forward_model = prepare_model_for_training(
+            self.model, cfg, self.device, len(self.splits["train"]) * (cfg.epochs - start_epoch),
+            lambda message: self._emit(TrainEvent("compiling", epoch=start_epoch, total_steps=total_steps,
+                                                  message=message)))
         images_seen, train_seconds = 0, 0.0
         for epoch in range(start_epoch, cfg.epochs):
             gen = epoch_generator(cfg.seed, epoch, "augment")
@@ -201,7 +216,7 @@ class Trainer:
             seconds = time.perf_counter() - epoch_start
             images_seen += count
             train_seconds += seconds
-            val = evaluate_split(self.model, self.splits["val"], self.spec, cfg, self.device)
+            val = evaluate_split(self.forward_model, self.splits["val"], self.spec, cfg, self.device)
             score = selection_score(val["acc"], val["auc"])
             improved = score > best_score
             best_score = max(best_score, score)
@@ -222,7 +237,7 @@ class Trainer:
         batch = augment(to_unit_float(images), augment_cfg, gen).to(self.device)
         labels = labels.to(self.device)
         with autocast_for(self.device):
-            outputs = self.model(encode(batch, cfg.timesteps, cfg.encoder, gen)).float()
+            outputs = self.forward_model(encode(batch, cfg.timesteps, cfg.encoder, gen)).float()
         loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -242,7 +257,7 @@ class Trainer:
         best = self.run_dir.load_checkpoint("best")
         load_weights(self.model, best.model_state, self.run_dir.path)
         val = best.info["val"]
-        test = evaluate_split(self.model, self.splits["test"], self.spec, self.config, self.device)
+        test = evaluate_split(self.forward_model, self.splits["test"], self.spec, self.config, self.device)
         summary = {
             "status": "finished",
             "dataset": self.spec.flag,

@@ -1,9 +1,10 @@
 """Dimension-generic multi-step building blocks: every tensor is [T, B, C, *spatial].
 
 Stateless layers (conv, batch norm) run once on the time-flattened batch [T*B, C, *spatial];
-neurons are SpikingJelly multi-step LIF nodes. `stock=True` builds the same blocks from stock
-SpikingJelly multi-step layers (`layer.Conv2d(step_mode='m')`, ...) with identical parameter names,
-so one state dict loads into both (the benchmark and a parity test rely on it).
+neurons are multi-step LIF nodes (`engine.models.neurons.LIF`, a SpikingJelly `LIFNode` with fused
+kernels). `stock=True` builds the same blocks from stock SpikingJelly multi-step layers
+(`layer.Conv2d(step_mode='m')`, ..., `neuron.LIFNode`) with identical parameter names, so one state
+dict loads into both (the benchmark and a parity test rely on it).
 """
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ import torch
 from spikingjelly.activation_based import layer, neuron, surrogate
 from torch import nn
 
+from engine.models.neurons import LIF
+
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _BN = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _STOCK_CONV = {2: layer.Conv2d, 3: layer.Conv3d}
 _STOCK_BN = {2: layer.BatchNorm2d, 3: layer.BatchNorm3d}
 
 
-def lif(tau: float = 2.0, v_threshold: float = 1.0) -> neuron.LIFNode:
-    """A multi-step LIF neuron (hard reset to 0, detached reset, arctan surrogate)."""
+def lif(tau: float = 2.0, v_threshold: float = 1.0, stock: bool = False) -> neuron.LIFNode:
+    """A multi-step LIF neuron (hard reset to 0, detached reset, arctan surrogate): ours, or SpikingJelly's."""
+    if not stock:
+        return LIF(tau, v_threshold)
     return neuron.LIFNode(
         tau=tau,
         v_threshold=v_threshold,

@@ -53,7 +53,7 @@ class DownSample(nn.Module):
 
     def __init__(self, cfg: SDTConfig, cin: int, cout: int, stride: int, first: bool = False) -> None:
         super().__init__()
-        self.lif = None if first else lif(cfg.tau)
+        self.lif = None if first else lif(cfg.tau, stock=cfg.stock)
         kernel = max(3, 2 * stride - 1)  # a kernel at least as wide as the stride sees every pixel
         self.conv = conv_bn_class(cfg.stock)(cfg.spatial_dims, cin, cout, kernel_size=kernel, stride=stride)
 
@@ -68,9 +68,9 @@ class ChannelMLP(nn.Module):
         super().__init__()
         hidden = int(channels * cfg.mlp_ratio)
         conv_bn = conv_bn_class(cfg.stock)
-        self.lif1 = lif(cfg.tau)
+        self.lif1 = lif(cfg.tau, stock=cfg.stock)
         self.fc1 = conv_bn(cfg.spatial_dims, channels, hidden)
-        self.lif2 = lif(cfg.tau)
+        self.lif2 = lif(cfg.tau, stock=cfg.stock)
         self.fc2 = conv_bn(cfg.spatial_dims, hidden, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,7 +82,7 @@ class ConvBlock(nn.Module):
 
     def __init__(self, cfg: SDTConfig, channels: int) -> None:
         super().__init__()
-        self.lif = lif(cfg.tau)
+        self.lif = lif(cfg.tau, stock=cfg.stock)
         self.conv = conv_bn_class(cfg.stock)(cfg.spatial_dims, channels, channels, kernel_size=3)
         self.mlp = ChannelMLP(cfg, channels)
 
@@ -117,12 +117,12 @@ class SpikeDrivenSelfAttention(nn.Module):
         conv_bn = conv_bn_class(cfg.stock)
         self.heads = cfg.heads
         self.scale = cfg.attention_scale
-        self.lif_in = lif(cfg.tau)
+        self.lif_in = lif(cfg.tau, stock=cfg.stock)
         self.q = conv_bn(cfg.spatial_dims, channels, channels)
         self.k = conv_bn(cfg.spatial_dims, channels, channels)
         self.v = conv_bn(cfg.spatial_dims, channels, channels)
-        self.lif_q, self.lif_k, self.lif_v = lif(cfg.tau), lif(cfg.tau), lif(cfg.tau)
-        self.lif_attn = lif(cfg.tau, v_threshold=0.5)
+        self.lif_q, self.lif_k, self.lif_v = (lif(cfg.tau, stock=cfg.stock) for _ in range(3))
+        self.lif_attn = lif(cfg.tau, v_threshold=0.5, stock=cfg.stock)
         self.proj = conv_bn(cfg.spatial_dims, channels, channels)
         self.attention_map = AttentionTap()
 
@@ -166,7 +166,7 @@ class SpikeDrivenTransformer(nn.Module):
         self.stage2 = nn.Sequential(*[ConvBlock(cfg, c2) for _ in range(cfg.conv_depth)])
         self.down3 = DownSample(cfg, c2, c3, stride=1)
         self.stage3 = nn.Sequential(*[TransformerBlock(cfg, c3) for _ in range(cfg.depth)])
-        self.head_lif = lif(cfg.tau)
+        self.head_lif = lif(cfg.tau, stock=cfg.stock)
         self.head = nn.Linear(c3, cfg.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,8 @@
 A `Recorder` watches the module types it is given, as SpikingJelly's monitors do: spiking neurons
 (spikes and membrane potentials; by default every SpikingJelly neuron) and attention blocks (their
 Q·Kᵀ maps; by default the spike-driven self-attention, whose `attention_map` tap it switches on).
-Use it as a context manager so that the hooks are always removed.
+Use it as a context manager so that the hooks are always removed. A compiled model is recorded
+through its eager module (`engine.models.compiled.eager_module`): the same weights, with hooks.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from engine.data.encoders import encode
+from engine.models.compiled import eager_module
 from engine.models.outputs import scores_from_outputs
 from engine.models.spike_driven_transformer import SpikeDrivenSelfAttention
 from engine.probe.recording import LayerRecord, Recording
@@ -39,6 +41,7 @@ class Recorder:
     def __init__(self, model: nn.Module, max_neurons: int = DEFAULT_MAX_NEURONS, membrane: bool = True,
                  neuron_types: tuple[type[nn.Module], ...] = NEURON_TYPES,
                  attention_types: tuple[type[nn.Module], ...] = ATTENTION_TYPES) -> None:
+        model = eager_module(model)
         self.max_neurons = max_neurons
         self.membrane = membrane
         self.layers: dict[str, LayerRecord] = {}
@@ -136,7 +139,8 @@ class SpikeCounter:
 def record_sample(model: nn.Module, sample: torch.Tensor, timesteps: int, encoder: str = "direct",
                   device: torch.device | str = "cpu", label_names: list[str] | None = None,
                   multi_label: bool = False, max_neurons: int = DEFAULT_MAX_NEURONS) -> Recording:
-    """Run one preprocessed sample [C, *spatial] through the model and record everything."""
+    """Run one preprocessed sample [C, *spatial] through the model (its eager module) and record everything."""
+    model = eager_module(model)
     was_training = model.training
     model.eval()
     x = encode(sample.unsqueeze(0).to(device), timesteps, encoder)

@@ -35,13 +35,15 @@ class TrainJob(Job):
     cannot flood the GUI thread. Signals carry plain dicts / engine objects:
     `started(dict: parameters, device, total_steps, epoch, epochs, run_dir, history)`,
     `batch(dict: step, total_steps, epoch, loss, lr, images_per_s, eta_s)`,
-    `epoch_done(dict: the metrics.jsonl row)`, `curves(EpochCurves)`, `probe(RecordingAnalysis)`.
+    `epoch_done(dict: the metrics.jsonl row)`, `curves(EpochCurves)`, `probe(RecordingAnalysis)`,
+    `compiling(str)` when the model starts compiling (the next `batch` ends that state).
     A new run's folder is named in `runs_folder` when no `run_dir` is given.
     """
 
     BATCH_INTERVAL_S = 0.05
 
     started = Signal(dict)
+    compiling = Signal(str)
     batch = Signal(dict)
     epoch_done = Signal(dict)
     curves = Signal(object)
@@ -84,6 +86,8 @@ class TrainJob(Job):
             history = RunDir(self.run_dir).read_metrics() if self.resume else []
             self.started.emit({**event.metrics, "total_steps": event.total_steps, "epoch": event.epoch,
                                "epochs": self.trainer.config.epochs, "run_dir": self.run_dir, "history": history})
+        elif event.kind == "compiling":
+            self.compiling.emit(event.message)
         elif event.kind == "batch":
             self._on_batch(event, time.perf_counter())
         elif event.kind == "epoch":
@@ -126,6 +130,7 @@ def read_run(path: Path) -> RunRecord:
 
 class TrainingController(QObject):
     started = Signal(dict)  # TrainJob.started
+    compiling = Signal(str)  # TrainJob.compiling: what is being compiled
     batch = Signal(dict)
     epoch_done = Signal(dict)
     curves = Signal(object)  # EpochCurves
@@ -176,7 +181,7 @@ class TrainingController(QObject):
             self.failed.emit("A training run is already in progress; cancel it first.")
             return None
         self.job = job
-        for source, target in ((job.started, self.started), (job.batch, self.batch),
+        for source, target in ((job.started, self.started), (job.compiling, self.compiling), (job.batch, self.batch),
                                (job.epoch_done, self.epoch_done), (job.curves, self.curves)):
             source.connect(target)
         job.probe.connect(lambda analysis: self.session.set_recording(analysis, "Training probe (val sample)"))

@@ -36,12 +36,14 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.session, self.controller = session, controller
         self.run_path: Path | None = None
+        self._status_before_compiling = ""
         self.plots = TrainingCurvesView()
         layout = QHBoxLayout(self)
         layout.addWidget(self._build_form(), 0)
         layout.addWidget(self.plots, 1)
         self._set_running(False)
         controller.started.connect(self._on_started)
+        controller.compiling.connect(self._on_compiling)
         controller.batch.connect(self._on_batch)
         controller.epoch_done.connect(self.plots.add_row)
         controller.curves.connect(self.plots.show_curves)
@@ -127,7 +129,17 @@ class TrainingPanel(QWidget):
         self.plots.show_rows(info["history"])
         self.status.setText(f"{info.get('parameters', 0):,} parameters on {info.get('device', '?')}\n{self.run_path}")
 
+    def _on_compiling(self, message: str) -> None:
+        if self.progress.maximum():  # not compiling yet: keep the run's status for afterwards
+            self._status_before_compiling = self.status.text()
+        self.progress.setRange(0, 0)  # a busy bar: compiling takes minutes the first time, with no steps to count
+        self.progress.setFormat("compiling…")
+        self.status.setText(message)
+
     def _on_batch(self, info: dict) -> None:
+        if not self.progress.maximum():  # the compiled model ran its first step
+            self.progress.setRange(0, PROGRESS_STEPS)
+            self.status.setText(self._status_before_compiling)
         self.progress.setValue(round(PROGRESS_STEPS * info["step"] / max(info["total_steps"], 1)))
         self.progress.setFormat(f"step {info['step']}/{info['total_steps']}  ETA {format_eta(info['eta_s'])}")
         self.plots.add_batch(info["step"], info["loss"], f"epoch {info['epoch'] + 1}   loss {info['loss']:.4f}   "
@@ -135,6 +147,7 @@ class TrainingPanel(QWidget):
 
     def _on_ended(self, path: Path | None, state: str, summary: dict) -> None:
         self._set_running(False)
+        self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setFormat(state)
         if state == "finished":
             self.progress.setValue(PROGRESS_STEPS)
