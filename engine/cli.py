@@ -97,9 +97,12 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         if how.flag == "-":
             continue
         flag = how.flag or "--" + name.replace("_", "-")
-        if item.type == "bool":  # on by default: the flag turns it off
-            parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
-                                help=f"turn off {how.help}")
+        if item.type == "bool":  # a flag that turns the default around
+            if item.default:
+                parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
+                                    help=f"turn off {how.help}")
+            else:
+                parser.add_argument(flag, dest=name, action="store_true", help=how.help)
             continue
         kinds = {"int": int, "float": float, "int | None": int}  # the rest as text (JSON for a dict)
         choices = list_models() if name == "model" else (how.choices or None)
