@@ -111,20 +111,31 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                             metavar="JSON" if item.type == "dict" else None, help=how.help)
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` the training flags describe."""
+    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
+    return TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+
+
+def cmd_train(args: argparse.Namespace) -> dict | None:
+    """Train; under torchrun every process runs this, and rank 0 alone shows progress and the result."""
+    from engine.learning.distributed import launched_rank
     from engine.learning.trainer import Trainer
     from engine.runs.listing import new_run_path
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR, the run to continue.")
-    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
-    config = TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+    config = train_config(args)
     if args.resume or args.exact_out:
         run_dir = Path(args.out)
+    elif launched_rank() is not None:
+        raise UserError("Under torchrun every process must name the same run: add --exact-out (or --resume).")
     else:
         run_dir = new_run_path(args.out or "runs", config.dataset, config.size, config.model)
-    trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()], resume=args.resume)
-    return trainer.run()
+    main_process = launched_rank() in (None, 0)
+    trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()] if main_process else [], resume=args.resume)
+    summary = trainer.run()
+    return summary if main_process else None
 
 
 # -- eval / infer --------------------------------------------------------------------------
@@ -275,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
-    print(json.dumps(_clean(result), default=_json_default))
+    if result is not None:  # None: a data-parallel process other than rank 0, which prints nothing
+        print(json.dumps(_clean(result), default=_json_default))
     return 0
 
 

@@ -31,6 +31,9 @@ from engine.errors import UserError
 from engine.options import TrainConfig
 
 log = logging.getLogger(__name__)
+# DistributedDataParallel registers custom ops, and torch warns on each rank that Triton (a GPU compiler
+# it does not need for that) is missing from CPU builds.
+logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 LOCALHOST = "127.0.0.1"
 STORE_PORT = "SPIKEVIEW_STORE_PORT"  # set for local workers: rank 0's store on this machine
 STARTUP_TIMEOUT_S = 600.0  # a local worker that has not checked in by then failed to start
@@ -124,6 +127,23 @@ SINGLE = Distributed()
 
 
 # -- the model --------------------------------------------------------------------------------------
+class _SumAcrossProcesses(torch.autograd.Function):
+    """All-reduce (sum) whose gradient is the all-reduced gradient: every process's loss depends on
+    every process's contribution."""
+
+    @staticmethod
+    def forward(ctx, local: torch.Tensor) -> torch.Tensor:
+        total = local.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
 class CollectiveBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm whose training statistics are those of the whole batch across all processes.
 
@@ -138,11 +158,9 @@ class CollectiveBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         channels, dims = x.shape[1], [0, *range(2, x.dim())]
         local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() / channels])])
-        total = all_reduce(local)
+        total = _SumAcrossProcesses.apply(local)
         count = total[-1]
         mean = total[:channels] / count
         var = (total[channels:2 * channels] / count - mean * mean).clamp_min(0)
@@ -190,6 +208,11 @@ def wrap_model(model: nn.Module, group: Distributed, device: torch.device) -> nn
 # -- starting and ending the processes --------------------------------------------------------------
 def _launched_by_environment() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def launched_rank() -> int | None:
+    """This process's rank when torchrun (or a local launch) started it among several, else None."""
+    return int(os.environ["RANK"]) if _launched_by_environment() else None
 
 
 def _backend(device: torch.device) -> str:
