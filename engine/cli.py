@@ -1,4 +1,4 @@
-"""`spikeview-engine`: datasets, train, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
+"""`spikeview-engine`: datasets, train, tune, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
 
 User mistakes (a missing file, a wrong option) end with one sentence on stderr and exit status 2.
 """
@@ -138,6 +138,27 @@ def cmd_train(args: argparse.Namespace) -> dict | None:
     return summary if main_process else None
 
 
+# -- tune ----------------------------------------------------------------------------------
+def cmd_tune(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from engine.studies import default_storage
+    from engine.tune import SearchSettings, default_study_name, search, train_best
+
+    if args.trials < 1 or args.workers < 1:
+        raise UserError("--trials and --workers must be at least 1.")
+    base = train_config(args)
+    study_dir = Path(args.study_dir)
+    settings = SearchSettings(study_dir, args.storage or default_storage(study_dir),
+                              args.study_name or default_study_name(base), args.trials, args.workers)
+    with tqdm(total=args.trials, desc=settings.study, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:
+        summary = search(base, settings, progress=lambda done, _wanted: bar.update(done - bar.n))
+    if args.train_best:
+        summary["best_training"] = train_best(settings.storage, settings.study, study_dir / "best",
+                                              args.best_epochs, callbacks=[_ProgressBar()])
+    return summary
+
+
 # -- eval / infer --------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> dict:
     from engine.data.catalog import get_spec
@@ -224,6 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exact-out", action="store_true", help="use --out itself as the run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="Optuna search over learning rate, timesteps, tau, width and augmentation "
+                                    "strength, pruned on val (the train flags give the rest; --epochs per trial)")
+    add_train_options(p)
+    p.add_argument("--trials", type=int, default=10, help="finished trials the study should hold (it resumes)")
+    p.add_argument("--workers", type=int, default=1, help="search processes on this machine")
+    p.add_argument("--study-dir", default="runs/tune", help="folder of the trials' runs (and of the SQLite file)")
+    p.add_argument("--storage", default="", help="SQLAlchemy URL shared by every worker, e.g. "
+                                                 "postgresql://user@host/db; default: SQLite in --study-dir")
+    p.add_argument("--study-name", default="", help="default: sdt-<dataset>_<size>-<model>")
+    p.add_argument("--train-best", action="store_true", help="then train the best trial's settings as a run "
+                                                             "in <study dir>/best")
+    p.add_argument("--best-epochs", type=int, help="epochs of that run (default: those of the trials)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split")
     p.add_argument("--run", required=True)
