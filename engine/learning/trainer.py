@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -89,7 +89,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path | str, callbacks: list[Callback] | None = None,
                  resume: bool = False, probe: SampleProbe | None = None) -> None:
         self.run_dir = RunDir(run_dir)
-        if resume:  # the run's own settings win; only the epoch budget and the device may change
+        if resume:  # the run's own settings win; only the epochs, the device and the processes may change
             saved = TrainConfig.from_dict(self.run_dir.read_config()["train"])
             saved.epochs, saved.device = max(config.epochs, saved.epochs), config.device
             saved.processes = config.processes
@@ -116,6 +116,7 @@ class Trainer:
             worker_args = (self.config.to_dict(), str(self.run_dir.path), self.resume)
             with data_parallel(self.config, self.device, run_worker, worker_args) as group:
                 self.dist, self.device = group, group.device(self.device)
+                self.config = replace(self.config, processes=group.world_size)  # what ran (torchrun's count)
                 return self._run()
         except Exception as exc:
             self._emit(TrainEvent("failed", message=str(exc)))
@@ -187,6 +188,9 @@ class Trainer:
         self.train_model = self._parallel_model()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = self._steps_per_epoch()
+        if steps_per_epoch == 0:
+            raise UserError(f"{len(self.splits['train'])} training sample(s) cannot be shared by "
+                            f"{self.dist.world_size} processes.")
         total_steps = steps_per_epoch * cfg.epochs
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, warmup_cosine(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))

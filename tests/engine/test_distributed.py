@@ -11,6 +11,7 @@ Tolerance, at the same (global) batch size, with shares of unequal size (batch 3
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
@@ -125,8 +126,8 @@ def _batchnorm_rank(rank: int, store_path: str, batch: torch.Tensor, weights: to
         half = batch[rank * 3:(rank + 1) * 3].clone().requires_grad_()
         out = norm(half)
         (out * weights[rank * 3:(rank + 1) * 3]).sum().backward()
-        queue.put((rank, out.detach(), half.grad, norm.weight.grad, norm.bias.grad,
-                   norm.running_mean.clone(), norm.running_var.clone()))
+        tensors = (out.detach(), half.grad, norm.weight.grad, norm.bias.grad, norm.running_mean, norm.running_var)
+        queue.put((rank, *(t.numpy().copy() for t in tensors)))  # arrays: tensors would be shared, not copied
     finally:
         dist.destroy_process_group()
 
@@ -140,13 +141,13 @@ def test_collective_batchnorm_is_batchnorm_over_the_whole_batch(tmp_path):
     expected = reference(whole)
     (expected * weights).sum().backward()
 
-    context = torch.multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     processes = [context.Process(target=_batchnorm_rank, args=(rank, str(tmp_path / "store"), batch, weights, queue))
                  for rank in range(2)]
     for process in processes:
         process.start()
-    results = dict((item[0], item[1:]) for item in (queue.get(timeout=120) for _ in processes))
+    results = {item[0]: [torch.from_numpy(a) for a in item[1:]] for item in (queue.get(timeout=120) for _ in processes)}
     for process in processes:
         process.join(30)
         assert process.exitcode == 0
