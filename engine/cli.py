@@ -1,4 +1,4 @@
-"""`spikeview-engine`: datasets, train, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
+"""`spikeview-engine`: datasets, train, tune, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
 
 User mistakes (a missing file, a wrong option) end with one sentence on stderr and exit status 2.
 """
@@ -103,9 +103,12 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         if how.flag == "-":
             continue
         flag = how.flag or "--" + name.replace("_", "-")
-        if item.type == "bool":  # on by default: the flag turns it off
-            parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
-                                help=f"turn off {how.help}")
+        if item.type == "bool":  # a flag that turns the default around
+            if item.default:
+                parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
+                                    help=f"turn off {how.help}")
+            else:
+                parser.add_argument(flag, dest=name, action="store_true", help=how.help)
             continue
         kinds = {"int": int, "float": float, "int | None": int}  # the rest as text (JSON for a dict)
         choices = list_models() if name == "model" else (how.choices or None)
@@ -114,20 +117,52 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                             metavar="JSON" if item.type == "dict" else None, help=how.help)
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` the training flags describe."""
+    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
+    return TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+
+
+def cmd_train(args: argparse.Namespace) -> dict | None:
+    """Train; under torchrun every process runs this, and rank 0 alone shows progress and the result."""
+    from engine.learning.distributed import launched_rank
     from engine.learning.trainer import Trainer
     from engine.runs.listing import new_run_path
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR, the run to continue.")
-    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
-    config = TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+    config = train_config(args)
     if args.resume or args.exact_out:
         run_dir = Path(args.out)
+    elif launched_rank() is not None:
+        raise UserError("Under torchrun every process must name the same run: add --exact-out (or --resume).")
     else:
         run_dir = new_run_path(args.out or "runs", config.dataset, config.size, config.model)
-    trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()], resume=args.resume)
-    return trainer.run()
+    main_process = launched_rank() in (None, 0)
+    trainer = Trainer(config, run_dir, callbacks=[_ProgressBar()] if main_process else [], resume=args.resume)
+    summary = trainer.run()
+    return summary if main_process else None
+
+
+# -- tune ----------------------------------------------------------------------------------
+def cmd_tune(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from engine.studies import default_storage
+    from engine.tune import SearchSettings, default_study_name, search, train_best
+
+    if args.trials < 1 or args.workers < 1:
+        raise UserError("--trials and --workers must be at least 1.")
+    base = train_config(args)
+    study_dir = Path(args.study_dir)
+    settings = SearchSettings(study_dir, args.storage or default_storage(study_dir),
+                              args.study_name or default_study_name(base), args.trials, args.workers)
+    with tqdm(total=args.trials, desc=settings.study, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:
+        summary = search(base, settings, progress=lambda done, _wanted: bar.update(done - bar.n))
+    if args.train_best:
+        summary["best_training"] = train_best(settings.storage, settings.study, study_dir / "best",
+                                              args.best_epochs, callbacks=[_ProgressBar()])
+    return summary
 
 
 # -- eval / infer --------------------------------------------------------------------------
@@ -226,6 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("tune", help="Optuna search over learning rate, timesteps, tau, width and augmentation "
+                                    "strength, pruned on val (the train flags give the rest; --epochs per trial)")
+    add_train_options(p)
+    p.add_argument("--trials", type=int, default=10, help="finished trials the study should hold (it resumes)")
+    p.add_argument("--workers", type=int, default=1, help="search processes on this machine")
+    p.add_argument("--study-dir", default="runs/tune", help="folder of the trials' runs (and of the SQLite file)")
+    p.add_argument("--storage", default="", help="SQLAlchemy URL shared by every worker, e.g. "
+                                                 "postgresql://user@host/db; default: SQLite in --study-dir")
+    p.add_argument("--study-name", default="", help="default: sdt-<dataset>_<size>-<model>")
+    p.add_argument("--train-best", action="store_true", help="then train the best trial's settings as a run "
+                                                             "in <study dir>/best")
+    p.add_argument("--best-epochs", type=int, help="epochs of that run (default: those of the trials)")
+    p.set_defaults(func=cmd_tune)
+
     p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split")
     p.add_argument("--run", required=True)
     p.add_argument("--split", default="test", choices=SPLITS)
@@ -304,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
-    print(json.dumps(_clean(result), default=_json_default))
+    if result is not None:  # None: a data-parallel process other than rank 0, which prints nothing
+        print(json.dumps(_clean(result), default=_json_default))
     return 0
 
 

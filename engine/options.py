@@ -70,10 +70,17 @@ class TrainConfig:
     tet_lambda: float = option(0.05, "weight of TET's regulariser", minimum=0.0, flag="-")
     tet_phi: float = option(1.0, "target of TET's regulariser", flag="-")
     augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
+    augment_strength: float = option(1.0, "scale of the augmentation's random ranges (rotation, zoom, shift, "
+                                          "intensity); 1 is the default", minimum=0.0)
     enhance: str = option("none", "contrast enhancement applied to every image", choices=ENHANCEMENTS)
     device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)
     compile: str = option("auto", "torch.compile the model (minutes the first time, cached after): auto does on a "
                                   "CPU with a C++ compiler for runs of 20,000+ images", choices=COMPILE_MODES)
+    processes: int = option(1, "data-parallel processes on this machine, one per GPU or sharing the CPU cores "
+                               "(0: one per GPU); under torchrun, torchrun's count is used", label="Processes",
+                            minimum=0, maximum=64, off_text="all GPUs", flag="--nproc")
+    sync_batchnorm: bool = option(False, "batch-norm statistics over the whole batch of all data-parallel "
+                                         "processes (SyncBatchNorm)")
     seed: int = option(0, "random seed (data order, augmentation, initial weights)")
     train_limit: int | None = option(None, "train on the first N training samples only", label="Train samples",
                                      minimum=1, maximum=10_000_000, off_text="all")

@@ -1,12 +1,14 @@
 """One entry point for every dataset the engine knows: the MedMNIST flags and the built-in phantoms."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from engine.data.medmnist import (
-    SIZES_2D, SIZES_3D, DatasetFile, list_dataset_files, load_medmnist_split, medmnist_flags, medmnist_spec,
+    SIZES_2D, SIZES_3D, DatasetFile, list_dataset_files, load_medmnist_labels, load_medmnist_split, medmnist_flags,
+    medmnist_image_chunks, medmnist_spec,
 )
 from engine.data.phantom import make_phantom_split, phantom_spec
 from engine.data.spec import DatasetSpec
@@ -43,6 +45,22 @@ def load_split(spec: DatasetSpec, split: str, root: Path | None = None) -> tuple
     if spec.flag in PHANTOM_FLAGS:
         return make_phantom_split(spec, split)
     return load_medmnist_split(spec, split, root)
+
+
+def split_image_chunks(spec: DatasetSpec, split: str, root: Path | None = None
+                       ) -> tuple[tuple[int, ...], Iterator[np.ndarray]]:
+    """The shape of a split's stored images (uint8) and an iterator over them, a few rows at a time."""
+    if spec.flag in PHANTOM_FLAGS:
+        images, _labels = make_phantom_split(spec, split)
+        return images.shape, iter([images])
+    return medmnist_image_chunks(spec, split, root)
+
+
+def load_split_labels(spec: DatasetSpec, split: str, root: Path | None = None) -> np.ndarray:
+    """Labels (int64, N x L) of one split."""
+    if spec.flag in PHANTOM_FLAGS:
+        return make_phantom_split(spec, split)[1]
+    return load_medmnist_labels(spec, split, root)
 
 
 def channels_first(images: np.ndarray, spec: DatasetSpec) -> np.ndarray:

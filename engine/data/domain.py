@@ -124,16 +124,19 @@ def dataset_domain(spec: DatasetSpec, enhance: str = "none") -> InputDomain:
                        enhance, DATASET_PLANES.get(spec.flag))
 
 
-def training_domain(spec: DatasetSpec, enhance: str, images: np.ndarray) -> InputDomain:
-    """The domain of a training split: `images` are the preprocessed uint8 images [N, C, *spatial]."""
+def training_domain(spec: DatasetSpec, enhance: str, images) -> InputDomain:
+    """The domain of a training split: `images` are the preprocessed uint8 images [N, C, *spatial] (an array,
+    or rows read on demand: only the ones `intensity_stats` picks are read)."""
     domain = dataset_domain(spec, enhance)
-    domain.intensity = intensity_stats(np.asarray(images))
+    domain.intensity = intensity_stats(images)
     return domain
 
 
-def intensity_stats(images: np.ndarray) -> IntensityStats:
-    """`IntensityStats` of uint8 images [N, ...], from at most `_MAX_IMAGES` of them, evenly chosen."""
-    chosen = images[np.unique(np.linspace(0, len(images) - 1, min(len(images), _MAX_IMAGES)).round().astype(int))]
+def intensity_stats(images) -> IntensityStats:
+    """`IntensityStats` of uint8 images [N, ...] (anything indexed by an array of rows), from at most
+    `_MAX_IMAGES` of them, evenly chosen."""
+    picked = np.unique(np.linspace(0, len(images) - 1, min(len(images), _MAX_IMAGES)).round().astype(int))
+    chosen = np.asarray(images[picked])
     counts = np.zeros(256, np.int64)
     cdfs, means = [], []
     for start in range(0, len(chosen), _CHUNK):

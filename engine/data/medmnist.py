@@ -10,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.data.rows import read_npy_header
 from engine.data.spec import SPLITS, DatasetSpec
 from engine.errors import UserError
 
@@ -145,10 +149,62 @@ def load_medmnist_split(
     try:
         with np.load(path, allow_pickle=False) as archive:
             images = archive[f"{split}_images"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{path} is not a readable MedMNIST file ({exc}).") from exc
+    return images, load_medmnist_labels(spec, split, root)
+
+
+def medmnist_image_chunks(spec: DatasetSpec, split: str, root: Path | None = None,
+                          chunk_bytes: int = 16 << 20) -> tuple[tuple[int, ...], Iterator[np.ndarray]]:
+    """The shape of a split's images and an iterator over them a few rows at a time (uint8, as stored).
+
+    The member is decompressed as it is read, so a split of any size passes through in `chunk_bytes`.
+    """
+    if split not in SPLITS:
+        raise UserError(f"Unknown split '{split}'; choose train, val or test.")
+    path = locate_file(spec, root)
+    member = f"{split}_images.npy"
+
+    def unreadable(exc: Exception) -> UserError:
+        return UserError(f"{path} is not a readable MedMNIST file ({exc}).")
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            shape, fortran, dtype = read_npy_header(handle)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise unreadable(exc) from exc
+    if dtype != np.uint8 or fortran or len(shape) < 2:
+        raise UserError(f"{path} is not a MedMNIST file: its {split} images are not uint8 rows.")
+    row_bytes = math.prod(shape[1:])
+
+    def chunks() -> Iterator[np.ndarray]:
+        rows_per_chunk = max(1, chunk_bytes // row_bytes)
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+                read_npy_header(handle)
+                for start in range(0, shape[0], rows_per_chunk):
+                    count = min(rows_per_chunk, shape[0] - start)
+                    data = handle.read(count * row_bytes)
+                    if len(data) != count * row_bytes:
+                        raise ValueError(f"{member} ends early")
+                    yield np.frombuffer(data, np.uint8).reshape(count, *shape[1:])
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise unreadable(exc) from exc
+
+    return tuple(shape), chunks()
+
+
+def load_medmnist_labels(spec: DatasetSpec, split: str, root: Path | None = None) -> np.ndarray:
+    """Labels (int64, N x L) of one split, without reading its images."""
+    if split not in SPLITS:
+        raise UserError(f"Unknown split '{split}'; choose train, val or test.")
+    path = locate_file(spec, root)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
             labels = archive[f"{split}_labels"]
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"{path} is not a readable MedMNIST file ({exc}).") from exc
-    return images, labels.astype(np.int64).reshape(len(labels), -1)
+    return labels.astype(np.int64).reshape(len(labels), -1)
 
 
 # -- the files present under a data root ---------------------------------------------------

@@ -1,10 +1,18 @@
 """From stored images to model inputs, the same way in training, evaluation and inference.
 
 A `Preprocessing` (saved in every run's config) says how: enhancement, input size, channels.
-Training keeps whole splits in memory as uint8 tensors and turns batches into floats on the fly.
+Training and evaluation never hold a float copy of a split: its images are prepared once (channels
+first, enhanced, uint8) into a file in the cache folder and read a batch at a time (`FileRows`), and
+each batch becomes floats on the fly. Where no cache can be written, the prepared uint8 split stays in
+memory (`ArrayRows`). Either way the split passes through in chunks of a few megabytes.
 """
 from __future__ import annotations
 
+import logging
+import math
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,10 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.data.catalog import channels_first, load_split
+from engine.data.catalog import PHANTOM_FLAGS, channels_first, load_split_labels, split_image_chunks
+from engine.data.rows import ArrayRows, FileRows, write_npy_rows
 from engine.data.spec import DatasetSpec
 from engine.data.transforms import enhance
 from engine.errors import UserError
+
+log = logging.getLogger(__name__)
+CACHE_LAYOUT = 1  # bump when the prepared files change meaning
+SPARE_DISK_BYTES = 1 << 30  # leave this much free disk after writing a prepared split
 
 
 @dataclass(frozen=True)
@@ -35,20 +48,89 @@ class Preprocessing:
 
 @dataclass
 class SplitTensors:
-    """One split in memory: uint8 images [N, C, *spatial] and int64 labels [N, L]."""
+    """One split: uint8 image rows [N, C, *spatial] (`rows[index]` is a tensor) and int64 labels [N, L]."""
 
-    images: torch.Tensor
+    images: ArrayRows | FileRows
     labels: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def window(self, start: int, stop: int) -> "SplitTensors":
+        """Samples start..stop, read from the same place (no copy)."""
+        return SplitTensors(self.images.window(start, stop), self.labels[start:stop])
+
+
+def cache_dir() -> Path:
+    """Where prepared splits are kept: `$SPIKEVIEW_CACHE`, else ~/.cache/spikeview (safe to delete)."""
+    env = os.environ.get("SPIKEVIEW_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "spikeview"
+
+
+def prepared_path(spec: DatasetSpec, split: str, prep: Preprocessing) -> Path:
+    """The prepared file of a split; its name holds what it depends on (the official file's md5)."""
+    return (cache_dir() / "splits" / f"{spec.flag}_{spec.size}"
+            / f"{split}_{prep.enhance}_{spec.md5[:12]}_v{CACHE_LAYOUT}.npy")
+
+
+def _prepared_chunks(spec: DatasetSpec, split: str, prep: Preprocessing, root: Path | None
+                     ) -> tuple[tuple[int, ...], Iterator[np.ndarray]]:
+    """The shape of the prepared split [N, C, *spatial] and its rows, enhanced chunk by chunk.
+
+    Every enhancement works on each image alone, so chunks give the same pixels as the whole split.
+    """
+    shape, chunks = split_image_chunks(spec, split, root)
+    stored = (spec.size,) * spec.spatial_dims + ((spec.n_channels,) if spec.n_channels > 1 else ())
+    if tuple(shape[1:]) != stored:
+        raise UserError(f"{spec.filename}: its {split} images have shape {tuple(shape[1:])}, "
+                        f"not {stored} as a {spec.size}-pixel {spec.flag} file has.")
+    return (shape[0], *spec.input_shape), (channels_first(enhance(chunk, prep.enhance, spec.spatial_dims), spec) for chunk in chunks)
+
+
+def _in_memory(shape: tuple[int, ...], chunks: Iterator[np.ndarray]) -> ArrayRows:
+    array = np.empty(shape, np.uint8)
+    start = 0
+    for chunk in chunks:
+        array[start:start + len(chunk)] = chunk
+        start += len(chunk)
+    return ArrayRows(array)
+
+
+def _cached_file(spec: DatasetSpec, split: str, prep: Preprocessing, root: Path | None) -> FileRows | None:
+    """The split's prepared file, written first if needed; None where the cache folder cannot hold it."""
+    path = prepared_path(spec, split, prep)
+    if path.exists():
+        try:
+            rows = FileRows(path)
+            if path.stat().st_size == rows.offset + math.prod(rows.shape):
+                return rows
+        except (OSError, ValueError):
+            pass
+        log.warning("rebuilding the damaged prepared split %s", path)
+    shape, chunks = _prepared_chunks(spec, split, prep, root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(path.parent).free < math.prod(shape) + SPARE_DISK_BYTES:
+            log.warning("not enough free disk in %s for %s %s: keeping it in memory", path.parent, spec.flag, split)
+            return None
+        log.info("preparing %s %s in %s", spec.flag, split, path)
+        write_npy_rows(path, shape, chunks)
+        return FileRows(path)
+    except OSError as exc:
+        log.warning("cannot write the prepared split %s (%s): keeping it in memory", path, exc)
+        return None
+
 
 def load_split_tensors(spec: DatasetSpec, split: str, prep: Preprocessing,
                        root: Path | None = None) -> SplitTensors:
-    images, labels = load_split(spec, split, root)
-    images = channels_first(enhance(images, prep.enhance, spec.spatial_dims), spec)
-    return SplitTensors(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels))
+    """A split ready for training and evaluation: prepared uint8 rows, read a batch at a time."""
+    labels = torch.from_numpy(load_split_labels(spec, split, root))
+    rows = None if spec.flag in PHANTOM_FLAGS else _cached_file(spec, split, prep, root)
+    if rows is None:
+        rows = _in_memory(*_prepared_chunks(spec, split, prep, root))
+    if len(rows) != len(labels):
+        raise UserError(f"{spec.filename} has {len(rows)} {split} images but {len(labels)} labels.")
+    return SplitTensors(rows, labels)
 
 
 def to_unit_float(images_uint8: torch.Tensor) -> torch.Tensor:

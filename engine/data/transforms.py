@@ -2,7 +2,9 @@
 
 Augmentation works on batches of float tensors [B, C, *spatial] in [0, 1] for 2D and 3D alike: one
 random affine map per sample (rotation, scale/crop, shift, flips) through `affine_grid`/`grid_sample`,
-then intensity jitter. All randomness comes from a `torch.Generator`, so a seed reproduces it.
+then intensity jitter. All randomness comes from a `torch.Generator`, so a seed reproduces it. A process
+holding only some rows of a batch (data parallel: a `BatchPart`) draws the whole batch's random numbers
+and keeps its rows', so every sample is augmented as it would be in one process.
 """
 from __future__ import annotations
 
@@ -56,6 +58,26 @@ def _percentile_window(images: np.ndarray, low: float = 1.0, high: float = 99.0)
 
 
 @dataclass(frozen=True)
+class BatchPart:
+    """Rows [start, stop) of a batch of `total` samples: the share of one data-parallel process."""
+
+    start: int
+    stop: int
+    total: int
+
+    @staticmethod
+    def whole(size: int) -> "BatchPart":
+        return BatchPart(0, size, size)
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.start, self.stop)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
 class AugmentConfig:
     """Strengths of the random augmentations; `AugmentConfig.off()` disables them all."""
 
@@ -74,8 +96,19 @@ class AugmentConfig:
         return asdict(self)
 
 
-def augmentation_for(label_names: list[str] | dict, enabled: bool = True) -> AugmentConfig:
-    """The default augmentation for a dataset; no flips where a label names a side of the body.
+    def scaled(self, strength: float) -> "AugmentConfig":
+        """Every random range times `strength` (0: no change but flips; 1: these ranges)."""
+        if strength == 1.0:
+            return self
+        low, high = self.scale
+        return AugmentConfig(self.flip, self.rotate_degrees * strength,
+                             (1 - (1 - low) * strength, 1 + (high - 1) * strength),
+                             self.translate * strength, self.brightness * strength, self.contrast * strength)
+
+
+def augmentation_for(label_names: list[str] | dict, enabled: bool = True, strength: float = 1.0) -> AugmentConfig:
+    """The default augmentation for a dataset, its ranges times `strength`; no flips where a label
+    names a side of the body.
 
     OrganAMNIST tells kidney-left from kidney-right: a mirrored image would carry the wrong label.
     """
@@ -83,7 +116,7 @@ def augmentation_for(label_names: list[str] | dict, enabled: bool = True) -> Aug
         return AugmentConfig.off()
     names = label_names.values() if isinstance(label_names, dict) else label_names
     lateral = any(word in name.lower() for name in names for word in ("left", "right"))
-    return AugmentConfig(flip=not lateral)
+    return AugmentConfig(flip=not lateral).scaled(strength)
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:
@@ -103,30 +136,38 @@ def _rotation(angles: torch.Tensor, spatial_dims: int, gen: torch.Generator) -> 
     return eye + sin[:, None, None] * skew + (1 - cos)[:, None, None] * (skew @ skew)
 
 
-def random_affine(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+def random_affine(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator,
+                  part: BatchPart | None = None) -> torch.Tensor:
     """One random rotation/zoom/shift/flip per sample, resampled bilinearly (zeros outside)."""
-    b, dims = batch.shape[0], batch.ndim - 2
+    part = part or BatchPart.whole(len(batch))
+    b, dims = part.total, batch.ndim - 2
     angles = _uniform((b,), -1, 1, gen) * math.radians(cfg.rotate_degrees)
     matrix = _rotation(angles, dims, gen) / _uniform((b, 1, 1), *cfg.scale, gen)
     if cfg.flip:
         signs = torch.where(torch.rand(b, dims, generator=gen) < 0.5, -1.0, 1.0)
         matrix = matrix * signs[:, None, :]
     shift = _uniform((b, dims, 1), -1, 1, gen) * 2 * cfg.translate
-    theta = torch.cat([matrix, shift], dim=2).to(batch)
+    theta = torch.cat([matrix, shift], dim=2)[part.rows].to(batch)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def intensity_jitter(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    shape = (batch.shape[0],) + (1,) * (batch.ndim - 1)
-    contrast = _uniform(shape, 1 - cfg.contrast, 1 + cfg.contrast, gen).to(batch)
-    brightness = _uniform(shape, -cfg.brightness, cfg.brightness, gen).to(batch)
+def intensity_jitter(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator,
+                     part: BatchPart | None = None) -> torch.Tensor:
+    part = part or BatchPart.whole(len(batch))
+    shape = (part.total,) + (1,) * (batch.ndim - 1)
+    contrast = _uniform(shape, 1 - cfg.contrast, 1 + cfg.contrast, gen)[part.rows].to(batch)
+    brightness = _uniform(shape, -cfg.brightness, cfg.brightness, gen)[part.rows].to(batch)
     mean = batch.mean(dim=tuple(range(1, batch.ndim)), keepdim=True)
     return ((batch - mean) * contrast + mean + brightness).clamp(0, 1)
 
 
-def augment(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random augmentation of a batch [B, C, *spatial] in [0, 1], reproducible from `gen`'s seed."""
+def augment(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator,
+            part: BatchPart | None = None) -> torch.Tensor:
+    """Random augmentation of a batch [B, C, *spatial] in [0, 1], reproducible from `gen`'s seed.
+
+    With `part`, `batch` holds only those rows of a larger batch (see `BatchPart`).
+    """
     if cfg == AugmentConfig.off():
         return batch
-    return intensity_jitter(random_affine(batch, cfg, gen), cfg, gen)
+    return intensity_jitter(random_affine(batch, cfg, gen, part), cfg, gen, part)

@@ -9,6 +9,7 @@ from engine.data.encoders import encode
 from engine.data.pipeline import SplitTensors, to_unit_float
 from engine.data.spec import DatasetSpec
 from engine.device import autocast_for
+from engine.learning.distributed import SINGLE, Distributed
 from engine.learning.losses import training_loss
 from engine.learning.metrics import evaluate_scores
 from engine.models.outputs import scores_from_outputs
@@ -33,8 +34,16 @@ def predict_scores(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec
 
 
 def evaluate_split(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, config: TrainConfig,
-                   device: torch.device) -> dict:
-    """ACC, AUC (top-5 where it applies) and the loss of a model on one split."""
-    scores, loss = predict_scores(model, data, spec, config.timesteps, config.encoder, device,
+                   device: torch.device, group: Distributed = SINGLE) -> dict:
+    """ACC, AUC (top-5 where it applies) and the loss of a model on one split.
+
+    With several processes each scores a contiguous share, and the scores are gathered in order, so the
+    metrics are those of the whole split.
+    """
+    start, stop = group.share(len(data))
+    scores, loss = predict_scores(model, data.window(start, stop), spec, config.timesteps, config.encoder, device,
                                   config.eval_batch_size)
+    if group.enabled:
+        scores = group.gather_rows(scores)
+        loss = group.sum(loss * (stop - start))[0] / max(len(data), 1)
     return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)

@@ -5,17 +5,23 @@ stops cleanly when `stop()` is called from any thread. The CLI drives it with a 
 app drives it from a background thread and turns the events into Qt signals. A `SampleProbe` (the
 app passes `engine.probe.recorder.record_sample`) records a validation sample's dynamics every
 `probe_every` steps; without one there are no probe events. The model may be compiled
-(`prepare_model_for_training`, the `compile` option): a "compiling" event says so before the first
+(`engine.models.compiled`, the `compile` option): a "compiling" event says so before the first
 step, which then takes minutes the first time.
+
+Data parallel (`engine.learning.distributed`): every process runs this same loop on its share of each
+batch. Every rank sees the same epoch order and draws the same random numbers, so a run on N processes
+follows the one-process run at the same (global) `batch_size`; rank 0 alone writes the run directory
+and emits progress, and validation and test predictions are gathered from all ranks before scoring.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -26,9 +32,12 @@ from spikingjelly.activation_based import functional
 from engine.data.catalog import get_spec
 from engine.data.domain import training_domain
 from engine.data.encoders import encode
-from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors, to_unit_float
-from engine.data.transforms import AugmentConfig, augment, augmentation_for
+from engine.data.pipeline import Preprocessing, load_split_tensors, to_unit_float
+from engine.data.spec import SPLITS
+from engine.data.transforms import AugmentConfig, BatchPart, augment, augmentation_for
 from engine.device import autocast_for, pick_device
+from engine.errors import UserError
+from engine.learning.distributed import SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, wrap_model
 from engine.learning.evaluation import evaluate_split
 from engine.learning.losses import training_loss
 from engine.learning.metrics import evaluate_scores
@@ -82,21 +91,14 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
-def prepare_model_for_training(model: torch.nn.Module, config: TrainConfig, device: torch.device, images: int,
-                               on_compile: Callable[[str], None] | None = None) -> torch.nn.Module:
-    """What the loop calls for a forward pass: `model`, or its compiled wrapper (the `compile` option, for a
-    run of `images` training images). Weights, checkpoints and probes stay on `model` itself."""
-    return compile_model(model, config.compile, device, images, on_compile)
-
-
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path | str, callbacks: list[Callback] | None = None,
                  resume: bool = False, probe: SampleProbe | None = None) -> None:
         self.run_dir = RunDir(run_dir)
-        if resume:  # the run's own settings win; only the epoch budget, the device and compiling may change
+        if resume:  # the run's own settings win; only the epochs, the device, compiling and processes may change
             saved = self.run_dir.train_config()
             saved.epochs, saved.device = max(config.epochs, saved.epochs), config.device
-            saved.compile = config.compile
+            saved.compile, saved.processes = config.compile, config.processes
             config = saved
         config.validate()
         self.config = config
@@ -105,6 +107,7 @@ class Trainer:
         self.probe = probe
         self._stop = threading.Event()
         self.device = pick_device(config.device)
+        self.dist = SINGLE  # this process among the run's processes, once `run` has started them
 
     def stop(self) -> None:
         """Ask the training to stop after the current batch (thread-safe)."""
@@ -116,9 +119,14 @@ class Trainer:
 
     def run(self) -> dict:
         try:
-            with RunLock(self.run_dir.path):  # one training per run folder
-                self.run_dir.clear_status()
-                return self._run()
+            with self._folder_lock():  # one training per run folder
+                worker_args = (self.config.to_dict(), str(self.run_dir.path), self.resume)
+                with data_parallel(self.config, self.device, run_worker, worker_args) as group:
+                    self.dist, self.device = group, group.device(self.device)
+                    self.config = replace(self.config, processes=group.world_size)  # what ran (torchrun's count)
+                    if self.dist.is_main:
+                        self.run_dir.clear_status()
+                    return self._run()
         except Exception as exc:
             self._emit(TrainEvent("failed", message=str(exc)))
             raise
@@ -129,10 +137,10 @@ class Trainer:
         self.spec = get_spec(cfg.dataset, cfg.size)
         self.prep = Preprocessing.for_dataset(self.spec, cfg.enhance)
         root = Path(cfg.data_root) if cfg.data_root else None
-        self.splits = {s: load_split_tensors(self.spec, s, self.prep, root) for s in ("train", "val", "test")}
+        with self.dist.local_main_first():  # one process per machine prepares the cached splits
+            self.splits = {s: load_split_tensors(self.spec, s, self.prep, root) for s in SPLITS}
         if cfg.train_limit:
-            train = self.splits["train"]
-            self.splits["train"] = SplitTensors(train.images[:cfg.train_limit], train.labels[:cfg.train_limit])
+            self.splits["train"] = self.splits["train"].window(0, cfg.train_limit)
 
     def _run_config(self) -> dict:
         return {
@@ -142,7 +150,7 @@ class Trainer:
                         "n_channels": self.spec.n_channels, "spatial_dims": self.spec.spatial_dims},
             "preprocessing": self.prep.to_dict(),
             "model": {"name": self.config.model, **self.model.cfg.to_dict()},
-            "domain": training_domain(self.spec, self.prep.enhance, self.splits["train"].images.numpy()).to_dict(),
+            "domain": training_domain(self.spec, self.prep.enhance, self.splits["train"].images).to_dict(),
         }
 
     def _restore(self, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LambdaLR
@@ -159,25 +167,53 @@ class Trainer:
         optimizer.load_state_dict(checkpoint.optimizer_state)
         schedule.load_state_dict(checkpoint.info["scheduler"])
         start_epoch = checkpoint.info["epoch"] + 1
-        self.run_dir.truncate_metrics(start_epoch)
+        if self.dist.is_main:
+            self.run_dir.truncate_metrics(start_epoch)
         log.info("resuming %s at epoch %d", self.run_dir.path, start_epoch)
         return start_epoch, checkpoint.info.get("best_score", -math.inf)
 
+    def _synchronise_batchnorm(self) -> None:
+        """BatchNorm statistics over every process's share of the batch, when `sync_batchnorm` asks
+        (before the optimizer is made: the layers are replaced)."""
+        if self.dist.enabled and self.config.sync_batchnorm:
+            self.model = convert_sync_batchnorm(self.model, self.device)
+
+    def _compile_mode(self) -> str:
+        """The `compile` option, except that data-parallel runs compile only when asked to (`on`)."""
+        if self.dist.enabled and self.config.compile == "auto":
+            return "off"
+        return self.config.compile
+
+    def _folder_lock(self):
+        """The run folder's lock, held by the process that writes it (rank 0; torchrun's other ranks skip it)."""
+        return RunLock(self.run_dir.path) if launched_rank() in (None, 0) else contextlib.nullcontext()
+
     # -- the loop -------------------------------------------------------------------------
-    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        train = self.splits["train"]
+    def _steps_per_epoch(self) -> int:
+        """Batches per epoch; a last batch too small to give every process a sample is left out."""
+        full, rest = divmod(len(self.splits["train"]), self.config.batch_size)
+        return full + (rest >= self.dist.world_size)
+
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, BatchPart]]:
+        """This process's share of each batch, in the epoch's order (the same order on every process)."""
+        train, size = self.splits["train"], self.config.batch_size
         order = torch.randperm(len(train), generator=epoch_generator(self.config.seed, epoch, "order"))
-        for start in range(0, len(order), self.config.batch_size):
-            index = order[start:start + self.config.batch_size]
-            yield train.images[index], train.labels[index]
+        for start in range(0, self._steps_per_epoch() * size, size):
+            index = order[start:start + size]
+            first, stop = self.dist.share(len(index))
+            yield train.images[index[first:stop]], train.labels[index[first:stop]], BatchPart(first, stop, len(index))
 
     def _run(self) -> dict:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._load_data()
         self.model = build_model(cfg, self.spec).to(self.device)
+        self._synchronise_batchnorm()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
+        steps_per_epoch = self._steps_per_epoch()
+        if steps_per_epoch == 0:
+            raise UserError(f"{len(self.splits['train'])} training sample(s) cannot be shared by "
+                            f"{self.dist.world_size} processes.")
         total_steps = steps_per_epoch * cfg.epochs
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, warmup_cosine(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
@@ -185,24 +221,27 @@ class Trainer:
             start_epoch, best_score = self._restore(optimizer, schedule)
         else:
             start_epoch, best_score = 0, -math.inf
-            self.run_dir.write_config(self._run_config())
-        augment_cfg = augmentation_for(self.spec.labels, cfg.augment)
+            if self.dist.is_main:
+                self.run_dir.write_config(self._run_config())
+        augment_cfg = augmentation_for(self.spec.labels, cfg.augment, cfg.augment_strength)
         self._emit(TrainEvent("start", epoch=start_epoch, total_steps=total_steps,
-                              metrics={"parameters": count_parameters(self.model), "device": str(self.device)}))
-        self.forward_model = prepare_model_for_training(
-            self.model, cfg, self.device, len(self.splits["train"]) * (cfg.epochs - start_epoch),
+                              metrics={"parameters": count_parameters(self.model), "device": str(self.device),
+                                       "processes": self.dist.world_size, "backend": self.dist.backend}))
+        self.forward_model = compile_model(
+            self.model, self._compile_mode(), self.device, len(self.splits["train"]) * (cfg.epochs - start_epoch),
             lambda message: self._emit(TrainEvent("compiling", epoch=start_epoch, total_steps=total_steps,
                                                   message=message)))
+        self.train_model = wrap_model(self.forward_model, self.dist, self.device)
         images_seen, train_seconds = 0, 0.0
         for epoch in range(start_epoch, cfg.epochs):
             gen = epoch_generator(cfg.seed, epoch, "augment")
             epoch_start = time.perf_counter()
             train_loss, count, seen_labels, seen_scores = 0.0, 0, [], []
             self.model.train()
-            for batch_index, (images, labels) in enumerate(self._batches(epoch)):
-                if self._stop.is_set():
+            for batch_index, (images, labels, part) in enumerate(self._batches(epoch)):
+                if self.dist.any(self._stop.is_set()):
                     return self._finish_cancelled(epoch, best_score)
-                loss, scores = self._train_step(images, labels, optimizer, augment_cfg, gen)
+                loss, scores = self._train_step(images, labels, part, optimizer, augment_cfg, gen)
                 schedule.step()
                 train_loss += loss * len(labels)
                 count += len(labels)
@@ -214,36 +253,67 @@ class Trainer:
                 if self.probe is not None and cfg.probe_every and step % cfg.probe_every == 0:
                     self._emit_probe(epoch, step, total_steps)
             seconds = time.perf_counter() - epoch_start
+            train, count = self._train_metrics(train_loss, count, seen_labels, seen_scores)
             images_seen += count
             train_seconds += seconds
-            val = evaluate_split(self.forward_model, self.splits["val"], self.spec, cfg, self.device)
+            val = self._evaluate("val")
             score = selection_score(val["acc"], val["auc"])
             improved = score > best_score
             best_score = max(best_score, score)
-            train = evaluate_scores(np.concatenate(seen_labels), np.concatenate(seen_scores), self.spec.task)
-            row = {"epoch": epoch, "train_loss": train_loss / max(count, 1), "train_acc": train["acc"],
-                   "train_auc": train["auc"], "seconds": seconds, "images_per_s": count / seconds,
+            row = {"epoch": epoch, **train, "seconds": seconds, "images_per_s": count / seconds,
                    **{f"val_{k}": v for k, v in val.items()}}
             info = {"epoch": epoch, "best_score": best_score, "val": val, "scheduler": schedule.state_dict()}
-            self.run_dir.commit_epoch(row, self.model, info, optimizer, improved)
+            self._record_epoch(row, info, improved, optimizer)
             self._emit(TrainEvent("epoch", epoch=epoch, step=(epoch + 1) * steps_per_epoch,
                                   total_steps=total_steps, metrics=row))
         return self._finish(images_seen / train_seconds if train_seconds else float("nan"))
 
-    def _train_step(self, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
-                    augment_cfg: AugmentConfig, gen: torch.Generator) -> tuple[float, np.ndarray]:
-        """One optimisation step; returns the loss and the batch's class probabilities (for train ACC/AUC)."""
+    def _train_step(self, images: torch.Tensor, labels: torch.Tensor, part: BatchPart,
+                    optimizer: torch.optim.Optimizer, augment_cfg: AugmentConfig, gen: torch.Generator
+                    ) -> tuple[float, np.ndarray]:
+        """One optimisation step on this process's `part` of a batch; returns the loss and the part's
+        class probabilities (for train ACC/AUC)."""
         cfg = self.config
-        batch = augment(to_unit_float(images), augment_cfg, gen).to(self.device)
+        batch = augment(to_unit_float(images), augment_cfg, gen, part).to(self.device)
         labels = labels.to(self.device)
         with autocast_for(self.device):
-            outputs = self.forward_model(encode(batch, cfg.timesteps, cfg.encoder, gen)).float()
+            outputs = self.train_model(encode(batch, cfg.timesteps, cfg.encoder, gen, part)).float()
         loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # data parallel averages the processes' gradients: weighted so, they are the whole batch's mean
+        (loss * (len(part) / part.total * self.dist.world_size)).backward()
         optimizer.step()
         functional.reset_net(self.model)
         return loss.item(), scores_from_outputs(outputs.detach(), self.spec.multi_label).cpu().numpy()
+
+    def _train_metrics(self, loss_sum: float, count: int, labels: list[np.ndarray], scores: list[np.ndarray]
+                       ) -> tuple[dict, int]:
+        """Train loss, ACC and AUC of the epoch over every process's samples, and their number."""
+        loss_sum, total = self.dist.sum(loss_sum, count)
+        labels_all = self.dist.gather_rows(np.concatenate(labels))
+        scores_all = self.dist.gather_rows(np.concatenate(scores))
+        train = evaluate_scores(labels_all, scores_all, self.spec.task)
+        return {"train_loss": loss_sum / max(total, 1), "train_acc": train["acc"], "train_auc": train["auc"]}, int(total)
+
+    def _evaluate(self, split: str) -> dict:
+        """The metrics of `split`, each process scoring a share; rank 0's batch-norm statistics for all."""
+        self.dist.broadcast_state(self.model, buffers_only=True)
+        return evaluate_split(self.forward_model, self.splits[split], self.spec, self.config, self.device, self.dist)
+
+    def _record_epoch(self, row: dict, info: dict, improved: bool, optimizer: torch.optim.Optimizer) -> None:
+        """The epoch's metrics row and checkpoints, committed by rank 0 alone."""
+        if self.dist.is_main:
+            self.run_dir.commit_epoch(row, self.model, info, optimizer, improved)
+
+    def _load_best(self) -> dict:
+        """The best epoch's weights in every process (rank 0 reads them); its checkpoint info."""
+        info = {}
+        if self.dist.is_main:
+            best = self.run_dir.load_checkpoint("best")
+            load_weights(self.model, best.model_state, self.run_dir.path)
+            info = best.info
+        self.dist.broadcast_state(self.model)
+        return info
 
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
         sample = to_unit_float(self.splits["val"].images[:1])[0]
@@ -254,10 +324,11 @@ class Trainer:
         self._emit(TrainEvent("probe", epoch=epoch, step=step, total_steps=total_steps, recording=recording))
 
     def _finish(self, images_per_s: float) -> dict:
-        best = self.run_dir.load_checkpoint("best")
-        load_weights(self.model, best.model_state, self.run_dir.path)
-        val = best.info["val"]
-        test = evaluate_split(self.forward_model, self.splits["test"], self.spec, self.config, self.device)
+        best = self._load_best()
+        test = self._evaluate("test")
+        if not self.dist.is_main:
+            return {"status": "finished", "rank": self.dist.rank}
+        val = best["val"]
         summary = {
             "status": "finished",
             "dataset": self.spec.flag,
@@ -265,10 +336,11 @@ class Trainer:
             "model": self.config.model,
             "parameters": count_parameters(self.model),
             "epochs": self.config.epochs,
-            "best_epoch": best.info["epoch"],
+            "best_epoch": best["epoch"],
             **{f"val_{k}": v for k, v in val.items()},
             **{f"test_{k}": v for k, v in test.items()},
             "train_images_per_s": images_per_s,
+            "processes": self.dist.world_size,
             "energy": self._energy(),
             "train_seconds": sum(r["seconds"] for r in self.run_dir.read_metrics()),
             "run_dir": str(self.run_dir.path),
@@ -284,6 +356,12 @@ class Trainer:
     def _finish_cancelled(self, epoch: int, best_score: float) -> dict:
         summary = {"status": "cancelled", "dataset": self.spec.flag, "model": self.config.model,
                    "epoch": epoch, "best_score": best_score, "run_dir": str(self.run_dir.path)}
-        self.run_dir.write_status("cancelled", epoch=epoch)  # the runs list says so; `resume` continues it
+        if self.dist.is_main:  # the runs list says so; `resume` continues it
+            self.run_dir.write_status("cancelled", epoch=epoch)
         self._emit(TrainEvent("cancelled", epoch=epoch, metrics=summary, message="Training was cancelled."))
         return summary
+
+
+def run_worker(config: dict, run_dir: str, resume: bool) -> None:
+    """Ranks 1..N-1 of a run started with several local processes (see `engine.learning.distributed`)."""
+    Trainer(TrainConfig.from_dict(config), run_dir, resume=resume).run()

@@ -1,31 +1,24 @@
-"""Optuna studies, one per (task x implementation x rule), in a real database.
-
-Storage: an SQLite file in the study folder by default, or any SQLAlchemy URL (e.g.
-postgresql://user@host/db) so that workers on several machines share one study. `workers` runs
-that many processes on this machine against the same storage. Studies are created with
-load_if_exists, so an interrupted study resumes where it stopped and only the missing trials run.
-"""
+"""Optuna studies, one per (task x implementation x rule), in a real database (`engine.studies`:
+SQLite by default or any SQLAlchemy URL, resumable, `workers` processes on this machine)."""
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import optuna
 import torch
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from engine.errors import UserError
 from engine.snndeep.config import DataConfig, ModelConfig, RuleConfig, from_dict, to_dict, with_overrides
 from engine.snndeep.study import Combination, fold_data, load_samples, make_folds, train_one
+from engine.studies import create_study, default_storage, finished_trials, open_storage, optimize_until, run_workers
 
 log = logging.getLogger(__name__)
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+__all__ = ["TuneSettings", "best_params", "create_study", "default_storage", "open_storage", "study_name",
+           "study_summary", "tune_combination"]
 
 
 @dataclass
@@ -35,19 +28,6 @@ class TuneSettings:
     workers: int = 1
     seed: int = 0
     epochs: int = 3  # epochs (or active-learning rounds) per trial
-
-
-def default_storage(study_dir: Path) -> str:
-    study_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:  # noqa: BLE001 - any driver error means the URL cannot be used
-        raise UserError(f"The study storage {url} cannot be opened ({exc.__class__.__name__}: {exc}).") from exc
 
 
 def study_name(task_key: str, implementation: str, rule: str) -> str:
@@ -104,21 +84,6 @@ def objective_for(data_cfg: DataConfig, implementation: str, rule: str, base_rul
     return objective
 
 
-def create_study(storage: str, name: str, seed: int) -> optuna.Study:
-    return optuna.create_study(
-        study_name=name,
-        storage=open_storage(storage),
-        direction="maximize",
-        load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
-    )
-
-
-def finished_trials(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
-
-
 def _worker(data_json: str, implementation: str, rule: str, rule_json: str, settings_json: str, worker_index: int) -> None:
     """One worker process: optimise the shared study until it holds `trials` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -129,7 +94,7 @@ def _worker(data_json: str, implementation: str, rule: str, rule_json: str, sett
     if finished_trials(study) >= settings.trials:
         return
     objective = objective_for(data_cfg, implementation, rule, from_dict(RuleConfig, json.loads(rule_json)), settings.epochs)
-    study.optimize(objective, callbacks=[MaxTrialsCallback(settings.trials, states=FINISHED)], catch=(RuntimeError,))
+    optimize_until(study, objective, settings.trials, catch=(RuntimeError,))
 
 
 def tune_combination(data_cfg: DataConfig, implementation: str, rule: str, settings: TuneSettings,
@@ -143,14 +108,7 @@ def tune_combination(data_cfg: DataConfig, implementation: str, rule: str, setti
         if settings.workers <= 1:
             _worker(*args, 0)
         else:
-            context = multiprocessing.get_context("spawn")
-            processes = [context.Process(target=_worker, args=(*args, i)) for i in range(settings.workers)]
-            for process in processes:
-                process.start()
-            for process in processes:
-                process.join()
-            if any(p.exitcode for p in processes):
-                raise UserError(f"A tuning worker of {name} failed; see its log above.")
+            run_workers(_worker, args, settings.workers, name)
     return study_summary(settings.storage, name)
 
 

@@ -29,6 +29,13 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def placement(info: dict) -> str:
+    """Where a run trains, from its start event: "cpu", or "cpu × 2 processes (gloo)"."""
+    processes = info.get("processes", 1)
+    where = info.get("device", "?")
+    return f"{where} × {processes} processes ({info.get('backend', '')})" if processes > 1 else where
+
+
 class TrainingPanel(QWidget):
     run_ended = Signal(object, str)  # run folder, "finished" | "cancelled" | "failed"
 
@@ -127,7 +134,7 @@ class TrainingPanel(QWidget):
         self.run_path = Path(info["run_dir"])
         self.plots.steps_per_epoch = max(1, info["total_steps"] // max(info["epochs"], 1))
         self.plots.show_rows(info["history"])
-        self.status.setText(f"{info.get('parameters', 0):,} parameters on {info.get('device', '?')}\n{self.run_path}")
+        self.status.setText(f"{info.get('parameters', 0):,} parameters on {placement(info)}\n{self.run_path}")
 
     def _on_compiling(self, message: str) -> None:
         if self.progress.maximum():  # not compiling yet: keep the run's status for afterwards

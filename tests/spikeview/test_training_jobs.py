@@ -104,6 +104,22 @@ def test_training_job_can_be_cancelled_and_resumed(qtbot, panel, medmnist_root, 
     assert list_runs(tmp_path / "runs")[0].epochs_done == 2 and len(panel.plots.rows) == 2
 
 
+@pytest.mark.slow
+def test_training_on_two_processes_shows_them_and_still_probes(qtbot, panel, medmnist_root, tmp_path) -> None:
+    panel.form.widgets["processes"].setValue(2)
+    assert panel.config().processes == 2, "the Processes field comes from the engine's options"
+    probes = []
+    panel.session.recording_changed.connect(lambda analysis, _source: probes.append(analysis))
+    panel.start(tiny_config(medmnist_root, processes=2), tmp_path / "runs" / "two")
+    with qtbot.waitSignal(panel.controller.started, timeout=90000):
+        pass
+    assert "× 2 processes (gloo)" in panel.status.text()
+    with qtbot.waitSignal(panel.run_ended, timeout=120000) as ended:
+        pass
+    assert ended.args[1] == "finished" and probes, "rank 0 trains in the app's process and records probes"
+    assert [row["epoch"] for row in panel.plots.rows] == [0]
+
+
 def test_a_run_is_named_in_the_runs_folder(qtbot, panel, medmnist_root, tmp_path) -> None:
     job = panel.start(tiny_config(medmnist_root, probe_every=0))
     with qtbot.waitSignal(panel.run_ended, timeout=90000) as ended:
