@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.models import LoadedRun, load_for_run
-from engine.probe.analysis import analyse
-from engine.probe.inference import InferenceResult, infer, run_dataset_sample
 from engine.probe.recording import RecordingAnalysis
 from spikeview.jobs import Job, JobRunner
 from spikeview.session import Session
+
+if TYPE_CHECKING:  # torch: imported in the job (see controllers.engine)
+    from engine.models import LoadedRun
+    from engine.probe.inference import InferenceResult
 
 SOURCE_SCAN, SOURCE_DATASET = "Open scan", "Dataset sample"
 
@@ -55,6 +57,10 @@ class InferenceController(QObject):
         cached = self.loaded if self.loaded is not None and self.loaded.path == path else None
 
         def work(_progress, _cancelled) -> tuple[LoadedRun, InferenceOutcome]:
+            from engine.models import load_for_run
+            from engine.probe.analysis import analyse
+            from engine.probe.inference import infer, run_dataset_sample
+
             loaded = cached or load_for_run(path)
             sample, described = (array, "open scan") if array is not None else run_dataset_sample(loaded, split, index)
             result = infer(loaded, sample, record=True, energy=True)

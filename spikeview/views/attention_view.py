@@ -85,7 +85,7 @@ class _AttentionVolume(VtkPane):
         self.image = None
 
     def set_rgba(self, rgba: np.ndarray | None) -> None:
-        if not self.available:
+        if not self.ensure_vtk():
             return
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonDataModel import vtkImageData

@@ -1,4 +1,5 @@
-"""Three orthogonal slice views with a linked crosshair, plus the VTK volume rendering."""
+"""Three orthogonal slice views with a linked crosshair, plus the VTK volume rendering (with the
+label overlay as surfaces)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
@@ -15,6 +16,7 @@ class OrthoView(QWidget):
     cursor_moved = Signal(object)  # voxel under the mouse or None
     crosshair_moved = Signal(object)  # voxel
     levels_changed = Signal(float, float)
+    levels_dragged = Signal(float, float)  # the user right-dragged the window in a view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,7 @@ class OrthoView(QWidget):
     def set_label(self, label: Volume | None, opacity: float) -> None:
         for view in self.views.values():
             view.set_label(label, opacity)
+        self.volume_view.set_label(label, opacity)
 
     def set_crosshair(self, voxel: tuple[int, ...]) -> None:
         if self.volume is None:
@@ -83,3 +86,4 @@ class OrthoView(QWidget):
 
     def _on_levels_dragged(self, low: float, high: float) -> None:
         self.set_levels(low, high)
+        self.levels_dragged.emit(low, high)

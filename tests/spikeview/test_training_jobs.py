@@ -35,6 +35,8 @@ def panel(qtbot, tmp_path, medmnist_root):
     qtbot.addWidget(widget)
     widget.resize(1100, 600)
     widget.show()
+    with qtbot.waitSignal(widget.controller.choices_ready, timeout=60000):
+        widget.controller.load_choices()  # the main window asks once the engine has started
     yield widget
     runner.cancel_all()
     runner.wait(20000)
@@ -61,7 +63,7 @@ def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root,
     assert ended.args[1] == "finished"
     assert len(epochs) == 1 and {"train_loss", "val_acc", "val_auc", "images_per_s"} <= set(epochs[0])
     assert len(probes) == 2 and probes[-1].layers and probes[-1].timesteps == 2
-    assert panel.session.recording_source == "Training probe (val sample)"
+    assert panel.session.recording_source == "Training probe: one, first val sample, step 2"
     assert curves and curves[0].confusion.matrix.sum() > 0 and curves[0].roc
     run = tmp_path / "runs" / "one"
     assert {"config.json", "metrics.jsonl", "best.safetensors", "last.safetensors"} <= {p.name for p in run.iterdir()}
