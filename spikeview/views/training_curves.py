@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from spikeview.views.colormaps import lookup_table
 from spikeview.views.labels import axis_labels
+from spikeview.views.plot_note import PlotNote
 
 CURVE_PENS = {"train loss": "#4fc3f7", "val loss": "#ff8a65", "val ACC": "#aed581", "val AUC": "#ba68c8",
               "train ACC": "#558b2f", "train AUC": "#6a1b9a"}
@@ -50,12 +51,15 @@ class TrainingCurvesView(QWidget):
         for plot in (self.loss_plot, self.metric_plot, self.confusion_plot, self.roc_plot):
             for side in ("bottom", "left"):
                 plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x0.001)" on a fraction of an epoch
-        self.empty_notes = {plot: self._note(plot, text) for plot, text in (
+        self.empty_notes = {plot: PlotNote(plot) for plot in
+                            (self.loss_plot, self.metric_plot, self.confusion_plot, self.roc_plot)}
+        self.empty_texts = dict((
             (self.loss_plot, "The loss of each batch appears here once a run starts."),
             (self.metric_plot, "Validation ACC and AUC appear after the first epoch."),
             (self.confusion_plot, "The confusion matrix on val appears after the first epoch."),
-            (self.roc_plot, "ROC curves on val appear after the first epoch."))}
+            (self.roc_plot, "ROC curves on val appear after the first epoch.")))
         self.throughput = QLabel("")
+        self._update_notes()
         grid = QGridLayout()
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.metric_plot, 0, 1)
@@ -66,21 +70,12 @@ class TrainingCurvesView(QWidget):
         column.addWidget(self.throughput)
         column.addLayout(grid, 1)
 
-    @staticmethod
-    def _note(plot: pg.PlotWidget, text: str) -> pg.TextItem:
-        """A sentence in the middle of an empty plot (hidden once it has data)."""
-        note = pg.TextItem(text, color="#9aa0a6", anchor=(0.5, 0.5))
-        note.setParentItem(plot.getPlotItem().getViewBox())
-        plot.getPlotItem().getViewBox().sigResized.connect(
-            lambda box: note.setPos(box.width() / 2, box.height() / 2))
-        return note
-
     def _update_notes(self) -> None:
         has = {self.loss_plot: bool(self.batch_steps or self.rows), self.metric_plot: bool(self.rows),
                self.confusion_plot: self.confusion_image.image is not None,
                self.roc_plot: bool(self.roc_plot.listDataItems())}
         for plot, note in self.empty_notes.items():
-            note.setVisible(not has[plot])
+            note.set("" if has[plot] else self.empty_texts[plot])
 
     @staticmethod
     def _epoch_curve(plot: pg.PlotWidget, name: str):

@@ -75,10 +75,13 @@ def test_dynamics_views_render_a_recording(qtbot, inferred, tmp_path) -> None:
     dynamics.show_recording(session.recording, "test")
     assert dynamics.energy.report is panel.controller.outcome.result.energy
     layer = next(iter(recording.layers))
+    assert len(dynamics.traces.selected) == 1, "the most active neuron shows without a click"
     dynamics.raster.neuron_selected.emit(layer, 5)
     dynamics.scrubber.set_timestep(2)
-    assert session.timestep == 2
-    assert dynamics.raster.cursor.value() == 2.5 and dynamics.traces.selected == [(layer, 5)]
+    assert session.timestep == 2 and dynamics.scrubber.label.text() == "t = 3 / 3"
+    cursors = [view.cursor.value() for view in (dynamics.raster, dynamics.traces, dynamics.outputs)]
+    assert cursors == [3, 3, 3], "one time axis: timestep t at x = t + 1 in every view"
+    assert dynamics.traces.selected[-1] == (layer, 5)
     assert dynamics.attention.saliency is not None and dynamics.attention.saliency.shape == (28, 28)
     for index in range(dynamics.tabs.count()):
         dynamics.tabs.setCurrentIndex(index)
