@@ -40,6 +40,7 @@ class TraceView(QWidget):
         clear = QPushButton("Clear")
         clear.clicked.connect(self.clear_neurons)
         header_and_body(self, [self.hint, clear], [self.plot], margin=0)
+        self._draw()
 
     def set_recording(self, recording: Recording | None) -> None:
         self.recording = recording
