@@ -2,12 +2,14 @@
 label overlay as surfaces)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from engine.io.volume import AXIAL, CORONAL, SAGITTAL, VIEW_AXES, Volume
 from spikeview.views.slice_view import SliceView
 from spikeview.views.volume_view import VolumeView
+
+RENDER_DELAY_MS = 100  # the slices reach the screen first; then the 3D rendering is built
 
 
 class OrthoView(QWidget):
@@ -21,6 +23,7 @@ class OrthoView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.volume: Volume | None = None
+        self.label: tuple[Volume | None, float] = (None, 0.4)  # the overlay and its opacity
         self.crosshair: tuple[int, int, int] | None = None
         self.views = {view: SliceView(view) for view in (AXIAL, SAGITTAL, CORONAL)}
         self.volume_view = VolumeView()
@@ -38,7 +41,9 @@ class OrthoView(QWidget):
             view.levels_changed.connect(self._on_levels_dragged)
 
     def set_volume(self, volume: Volume | None) -> None:
-        self.volume = volume
+        """Show `volume`: the slices at once, the 3D rendering right after they are painted (building
+        it takes longer than the slices; the first slice should not wait for it)."""
+        self.volume, self.label = volume, (None, self.label[1])
         for view in self.views.values():
             view.set_volume(volume)
         if volume is None:
@@ -46,7 +51,12 @@ class OrthoView(QWidget):
             self.volume_view.set_volume(None)
             return
         self.set_crosshair(tuple(n // 2 for n in volume.spatial_shape))
-        self.volume_view.set_volume(volume, self.levels)
+        QTimer.singleShot(RENDER_DELAY_MS, lambda: self._render(volume))
+
+    def _render(self, volume: Volume) -> None:
+        if volume is self.volume:  # still the scan shown
+            self.volume_view.set_volume(volume, self.levels)
+            self.volume_view.set_label(*self.label)
 
     @property
     def levels(self) -> tuple[float, float]:
@@ -63,9 +73,11 @@ class OrthoView(QWidget):
             view.set_colormap(name)
 
     def set_label(self, label: Volume | None, opacity: float) -> None:
+        self.label = (label, opacity)
         for view in self.views.values():
             view.set_label(label, opacity)
-        self.volume_view.set_label(label, opacity)
+        if self.volume_view.volume is self.volume:
+            self.volume_view.set_label(label, opacity)
 
     def set_crosshair(self, voxel: tuple[int, ...]) -> None:
         if self.volume is None:

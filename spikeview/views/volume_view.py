@@ -7,6 +7,7 @@ black, so `vtk_available()` is False there and the app shows a placeholder inste
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from spikeview.views.colormaps import label_lookup_table
 
 
 RENDER_PRESETS = ("CT soft tissue", "CT bone", "MIP", "MR")
+MAX_RENDER_VOXELS = 12_000_000  # larger scans are rendered from every 2nd (3rd...) voxel: a 512 x 512 x 300
+# CT's first shaded frame took 18 s on software OpenGL at full size, and the window waited for it
 
 
 def vtk_available() -> bool:
@@ -88,12 +91,19 @@ def apply_preset(prop, mapper, preset: str, value_range: tuple[float, float], wi
         prop.ShadeOn()
 
 
+def render_step(shape: tuple[int, ...]) -> int:
+    """Every how many voxels the rendering samples a volume of `shape` (1 up to MAX_RENDER_VOXELS)."""
+    return max(1, math.ceil((math.prod(shape) / MAX_RENDER_VOXELS) ** (1 / 3)))
+
+
 def build_pipeline(volume: Volume, renderer, preset: str = "CT soft tissue", window: tuple[float, float] | None = None) -> VolumePipeline:
-    """Add `volume` to a vtkRenderer with a fixed-point ray-cast mapper (fast on software GL)."""
+    """Add `volume` to a vtkRenderer with a fixed-point ray-cast mapper (fast on software GL); a large
+    volume from every `render_step`-th voxel, at the same size in millimetres."""
     from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
     from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
 
-    image = _vtk_image(volume.array, volume.spacing)
+    step = render_step(volume.array.shape[:3])
+    image = _vtk_image(volume.array[::step, ::step, ::step], tuple(s * step for s in volume.spacing))
     mapper = vtkFixedPointVolumeRayCastMapper()
     mapper.SetInputData(image)
     mapper.SetAutoAdjustSampleDistances(1)
@@ -248,19 +258,19 @@ class VolumeView(VtkPane):
         self.render()
 
     def set_label(self, label: Volume | None, opacity: float = 0.4) -> None:
-        """The label overlay as surfaces (one colour per label value, the slice views' colours)."""
+        """The label overlay as surfaces (one colour per label value, the slice views' colours), shown
+        unless the overlay's opacity is 0."""
         if not self.built or self.pipeline is None:
             return
-        if label is self.label and self.label_actor is not None:  # only the opacity changed
-            self.label_actor.GetProperty().SetOpacity(opacity)
-            self.render()
-            return
+        if label is not self.label or self.label_actor is None:
+            if self.label_actor is not None:
+                self.renderer.RemoveActor(self.label_actor)
+            self.label, self.label_actor = label, None
+            if label is not None and label.array.shape == self.volume.array.shape and label.array.any():
+                self.label_actor = label_surfaces(label)
+                self.renderer.AddActor(self.label_actor)
         if self.label_actor is not None:
-            self.renderer.RemoveActor(self.label_actor)
-        self.label, self.label_actor = label, None
-        if label is not None and label.array.shape == self.volume.array.shape and label.array.any():
-            self.label_actor = label_surfaces(label, opacity)
-            self.renderer.AddActor(self.label_actor)
+            self.label_actor.SetVisibility(opacity > 0)
         self.render()
 
     def set_preset(self, preset: str) -> None:
@@ -276,30 +286,24 @@ class VolumeView(VtkPane):
             self.set_preset(self.preset)
 
 
-def label_surfaces(label: Volume, opacity: float):
-    """A vtkActor with the boundary surface of every label value (discrete flying edges), coloured as
-    the slice views colour them."""
-    from vtkmodules.vtkCommonCore import vtkLookupTable
+def label_surfaces(label: Volume, max_labels: int = 16):
+    """A vtkAssembly with the boundary surface of each label value (discrete flying edges), in the
+    colour the slice views give it. Opaque: translucent geometry does not blend into the ray-cast volume."""
     from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkAssembly, vtkPolyDataMapper
 
-    values = [int(v) for v in np.unique(label.array) if v > 0][:255]
-    surfaces = vtkDiscreteFlyingEdges3D()
-    surfaces.SetInputData(_vtk_image(np.clip(label.array, 0, 255).astype(np.uint8), label.spacing))
-    for n, value in enumerate(values):
-        surfaces.SetValue(n, value)
-    table, colours = vtkLookupTable(), label_lookup_table()
-    table.SetNumberOfTableValues(256)
-    table.SetTableRange(0, 255)
-    for value in range(256):
-        table.SetTableValue(value, *(colours[value] / 255.0))
-    table.Build()
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputConnection(surfaces.GetOutputPort())
-    mapper.SetLookupTable(table)
-    mapper.SetScalarRange(0, 255)
-    mapper.SetScalarModeToUsePointData()
-    actor = vtkActor()
-    actor.SetMapper(mapper)
-    actor.GetProperty().SetOpacity(opacity)
-    return actor
+    image = _vtk_image(np.clip(label.array, 0, 255).astype(np.uint8), label.spacing)
+    colours = label_lookup_table()
+    assembly = vtkAssembly()
+    for value in [int(v) for v in np.unique(label.array) if 0 < v < 256][:max_labels]:
+        surface = vtkDiscreteFlyingEdges3D()
+        surface.SetInputData(image)
+        surface.SetValue(0, value)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(surface.GetOutputPort())
+        mapper.ScalarVisibilityOff()
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetColor(*(colours[value, :3] / 255.0))
+        assembly.AddPart(actor)
+    return assembly

@@ -138,3 +138,11 @@ def test_attention_blends_into_3d_slices_and_volume(qtbot, medmnist_root) -> Non
     assert_not_blank(attention.planes_3d[0].grab().toImage())
     frame = attention.capture_volume()
     assert frame is not None and frame.std() > 3
+    saved = dynamics.current_view_image()  # "Save PNG": what is on screen, the VTK pane included
+    pane = attention.volume_3d.vtk_widget
+    origin = pane.mapTo(attention, pane.rect().topLeft())
+    ratio = saved.devicePixelRatio()
+    region = saved.copy(int(origin.x() * ratio), int(origin.y() * ratio), int(pane.width() * ratio),
+                        int(pane.height() * ratio)).convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(region.constBits(), np.uint8).reshape(region.height(), region.bytesPerLine())
+    assert pixels[:, : 3 * region.width()].std() > 3, "the VTK pane is in the PNG, not black"

@@ -115,6 +115,21 @@ def test_opening_the_same_scan_twice_gives_one_entry(qtbot, window, volumes_dir:
     assert window.session.current.title == "CT_pitch", "opening it again shows it"
 
 
+def test_a_long_load_can_be_cancelled(qtbot, window, dialogs, dicom_writer, volumes_dir: Path, tmp_path: Path) -> None:
+    import nibabel as nib
+
+    image = nib.as_closest_canonical(nib.load(str(volumes_dir / "CT_pitch.nii.gz")))
+    dicom_writer.write_ct_series(np.asarray(image.dataobj).astype(np.uint8), image.affine, tmp_path / "series")
+    job = window.files.open_path(tmp_path / "series", series_uid=None)
+    assert window.shown_job is job and window.cancel_job_button.isVisible()
+    window.cancel_job_button.click()
+    with qtbot.waitSignal(job.cancelled_, timeout=30000):
+        pass
+    _idle(qtbot, window)
+    assert window.session.scans == [] and dialogs.errors == [], "stopped, quietly, nothing opened"
+    assert not window.cancel_job_button.isVisible()
+
+
 def test_the_data_folder_and_the_layout_come_back(qtbot, window, medmnist_root, tmp_path) -> None:
     from spikeview.main_window import MainWindow
 
