@@ -15,7 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolButton, QWidget,
+    QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea, QToolButton,
+    QWidget,
 )
 
 from spikeview import RESEARCH_NOTICE
@@ -111,8 +112,16 @@ class MainWindow(QMainWindow):
         self.training_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """`widget` in a dock; along the bottom inside a scroll area, so that the docks tabbed there
+        can be made as short as the user likes (the tallest form would set their least height)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
+        if area == Qt.DockWidgetArea.BottomDockWidgetArea:
+            scroll = QScrollArea()
+            scroll.setWidget(widget)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            widget = scroll
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         dock.setMinimumWidth(300)
@@ -170,8 +179,9 @@ class MainWindow(QMainWindow):
         self.cursor_label = QLabel("")
         self.engine_label = QLabel(ENGINE_STARTING)
         self.engine_label.setObjectName("engineState")
+        self.job_label = QLabel("")  # the work the progress bar shows (a status message would hide the readout)
         self.progress_bar = QProgressBar()
-        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setMaximumWidth(160)
         self.progress_bar.setRange(0, 100)
         self.progress_bar.hide()
         self.cancel_job_button = QToolButton()
@@ -183,6 +193,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         bar.addWidget(self.cursor_label, 1)
         bar.addPermanentWidget(self.engine_label)
+        bar.addPermanentWidget(self.job_label)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_job_button)
         bar.addPermanentWidget(self.notice_label)
@@ -355,17 +366,19 @@ class MainWindow(QMainWindow):
 
     # ---- jobs ------------------------------------------------------------------------------------
     def _on_job_started(self, job: Job) -> None:
+        if job is self.engine.job:
+            return  # the engine label says it starts; the bar is for work the user asked for
         job.progress.connect(lambda fraction: self._show_progress(job, fraction))
         self._follow_job(job)
         self.progress_bar.setValue(0)
         self.progress_bar.show()
-        self.statusBar().showMessage(job.title + "…")
 
     def _follow_job(self, job: Job | None) -> None:
         """The progress bar and its Cancel button follow `job` (the latest one started)."""
         self.shown_job = job
-        if job is not None:
-            self.progress_bar.setFormat(f"{job.title} %p%")
+        if job is not None:  # the title in the label beside, the number in the bar
+            self.progress_bar.setFormat("%p%")
+            self.job_label.setText(job.title + "…")
         self.cancel_job_button.setVisible(job is not None and job.cancellable)
 
     def _show_progress(self, job: Job, fraction: float) -> None:
@@ -373,11 +386,12 @@ class MainWindow(QMainWindow):
             self.progress_bar.setValue(round(100 * fraction))
 
     def _on_job_finished(self, job: Job) -> None:
+        others = [j for j in self.runner.active if j is not self.engine.job]
         if job is self.shown_job:
-            self._follow_job(self.runner.active[-1] if self.runner.active else None)
-        if not self.runner.active:
+            self._follow_job(others[-1] if others else None)
+        if not others:
             self.progress_bar.hide()
-            self.statusBar().clearMessage()
+            self.job_label.setText("")
 
     def cancel_shown_job(self) -> None:
         """Cancel the job the status bar shows (a long DICOM read stops at its next slice)."""

@@ -142,8 +142,9 @@ class TrainingPanel(QWidget):
         self._dataset_chosen_by_hand = False
 
     def _pick_present_dataset(self) -> None:
-        """A dataset whose files are in the data folder, when the form's is not and nobody chose it."""
-        present = [d for d in self.session.datasets if d.path is not None]
+        """A dataset whose files are in the data folder (2D first: they train in minutes on a CPU),
+        when the form's is not one and nobody chose it."""
+        present = sorted((d for d in self.session.datasets if d.path is not None), key=lambda d: d.spec.spatial_dims)
         if not self.ready or self._dataset_chosen_by_hand or self.controller.running or not present:
             return
         if self.form.values()["dataset"] not in {d.spec.flag for d in present}:

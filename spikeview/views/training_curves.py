@@ -19,6 +19,7 @@ CURVE_PENS = {"train loss": "#4fc3f7", "val loss": "#ff8a65", "val ACC": "#aed58
               "train ACC": "#558b2f", "train AUC": "#6a1b9a"}
 ROC_COLOURS = list(CURVE_PENS.values()) + ["#fff176", "#f06292", "#4db6ac", "#e0e0e0"]
 MAX_CONFUSION_LABELS = 121  # cells numbered up to 11 x 11 classes
+MIN_PLOT_HEIGHT = 120  # below it the axes' numbers overlap; a shorter dock scrolls instead
 
 
 class TrainingCurvesView(QWidget):
@@ -49,6 +50,7 @@ class TrainingCurvesView(QWidget):
         self.roc_plot.setRange(xRange=(0, 1), yRange=(0, 1))
         self.roc_legend = self.roc_plot.addLegend(offset=(-10, -10))
         for plot in (self.loss_plot, self.metric_plot, self.confusion_plot, self.roc_plot):
+            plot.setMinimumHeight(MIN_PLOT_HEIGHT)
             for side in ("bottom", "left"):
                 plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x0.001)" on a fraction of an epoch
         self.empty_notes = {plot: PlotNote(plot) for plot in
@@ -76,6 +78,9 @@ class TrainingCurvesView(QWidget):
                self.roc_plot: bool(self.roc_plot.listDataItems())}
         for plot, note in self.empty_notes.items():
             note.set("" if has[plot] else self.empty_texts[plot])
+            legend = plot.getPlotItem().legend
+            if legend is not None:
+                legend.setVisible(has[plot])  # an empty plot's legend would cover its sentence
 
     @staticmethod
     def _epoch_curve(plot: pg.PlotWidget, name: str):

@@ -184,6 +184,7 @@ class VtkPane(QWidget):
 
         self.vtk_widget = QVTKRenderWindowInteractor(self)
         self._layout.addWidget(self.vtk_widget)
+        self.vtk_widget.show()  # made after the pane was shown: a new child stays hidden until asked
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(0.05, 0.05, 0.07)
         self.render_window = self.vtk_widget.GetRenderWindow()
