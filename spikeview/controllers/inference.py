@@ -54,6 +54,7 @@ class InferenceController(QObject):
                 self.failed.emit("Open a scan or a dataset sample first.")
                 return None
             array = np.asarray(self.session.current.volume.array)
+            scan_title = self.session.current.title
         cached = self.loaded if self.loaded is not None and self.loaded.path == path else None
 
         def work(_progress, _cancelled) -> tuple[LoadedRun, InferenceOutcome]:
@@ -62,7 +63,8 @@ class InferenceController(QObject):
             from engine.probe.inference import infer, run_dataset_sample
 
             loaded = cached or load_for_run(path)
-            sample, described = (array, "open scan") if array is not None else run_dataset_sample(loaded, split, index)
+            sample, described = ((array, f"scan {scan_title}") if array is not None
+                                 else run_dataset_sample(loaded, split, index))
             result = infer(loaded, sample, record=True, energy=True)
             return loaded, InferenceOutcome(result, analyse(result.recording, result.energy), described,
                                             loaded.label_names)
@@ -72,5 +74,6 @@ class InferenceController(QObject):
 
     def _on_done(self, payload: tuple[LoadedRun, InferenceOutcome]) -> None:
         self.loaded, self.outcome = payload
-        self.session.set_recording(self.outcome.analysis, f"Inference: {self.outcome.source}")
+        run = Path(self.loaded.path).name  # the recording names the run and the sample it came from
+        self.session.set_recording(self.outcome.analysis, f"Inference with {run}: {self.outcome.source}")
         self.finished.emit(self.outcome)

@@ -59,7 +59,7 @@ def test_inference_panel_shows_probabilities_and_input(qtbot, inferred) -> None:
     outcome = panel.controller.outcome
     assert np.isclose(outcome.result.probabilities.sum(), 1.0) and outcome.result.energy.ann_energy_pj > 0
     assert "confidence" in panel.result_label.text() and session.recording.recording.timesteps == 3
-    assert session.recording_source == "Inference: breastmnist test #3" and panel.run_label.text() == "Run: breast"
+    assert session.recording_source == "Inference with breast: breastmnist test #3" and panel.run_label.text() == "Run: breast"
     panel.resize(900, 400)
     panel.show()
     assert_not_blank(panel.grab().toImage())

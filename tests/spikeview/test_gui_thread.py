@@ -130,7 +130,7 @@ def _main_flows(qtbot, window, dialogs, monkeypatch, volumes_dir: Path, two_seri
     for source in (SOURCE_DATASET, SOURCE_SCAN):
         with qtbot.waitSignal(window.inference.finished, timeout=60000):
             window.inference_panel.start(source)
-    assert session.recording_source == "Inference: open scan"
+    assert session.recording_source == f"Inference with {run.name}: scan {session.current.title}"
     dynamics = window.dynamics
     dynamics.tabs.setCurrentWidget(dynamics.attention)
     for timestep in range(session.recording.recording.timesteps):

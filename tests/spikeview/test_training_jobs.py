@@ -118,3 +118,28 @@ def test_failing_training_arrives_as_a_dialog(qtbot, window, dialogs, tmp_path) 
     qtbot.waitUntil(lambda: not window.training.running and not window.busy, timeout=30000)
     assert "failed" in window.training_panel.progress.format()
     assert window.isVisible() and len(dialogs.errors) == 1 and "breastmnist" in dialogs.errors[0].lower()
+
+
+def test_a_training_run_uses_the_thread_count_set_now(qtbot, tmp_path, medmnist_root) -> None:
+    """OpenMP keeps torch's thread count per thread: a pool thread that ran torch before would train
+    with the count of that time. A run has a thread of its own, so the count set now holds."""
+    import torch
+
+    before = torch.get_num_threads()
+    session = Session(data_root=medmnist_root)
+    runner = JobRunner(max_threads=1)
+    try:
+        torch.set_num_threads(2)
+        warm = runner.run("torch on the pool", lambda _p, _c: torch.ones(512, 512).sum().item())
+        qtbot.waitUntil(lambda: warm.done, timeout=10000)
+        torch.set_num_threads(1)  # as a thread setting applied after start-up would
+        controller = TrainingController(session, runner)
+        with qtbot.waitSignal(controller.started, timeout=60000) as started:
+            job = controller.start(tiny_config(medmnist_root, probe_every=0), tmp_path / "threads")
+        assert started.args[0]["threads"] == 1
+        job.cancel()
+        with qtbot.waitSignal(controller.run_ended, timeout=60000):
+            pass
+    finally:
+        torch.set_num_threads(before)
+        runner.wait(20000)
