@@ -15,8 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea, QToolButton,
-    QWidget,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolButton, QWidget,
 )
 
 from spikeview import RESEARCH_NOTICE
@@ -39,6 +38,7 @@ from spikeview.session import OpenScan, Session
 from spikeview.views.dialogs import choose_series, show_about, show_error, show_warning
 from spikeview.views.dynamics_view import DynamicsView
 from spikeview.views.inspector import Inspector
+from spikeview.views.layouts import scroll_when_short
 from spikeview.views.scan_view import ScanView
 from spikeview.views.volume_view import grab_with_renderings
 
@@ -116,13 +116,7 @@ class MainWindow(QMainWindow):
         can be made as short as the user likes (the tallest form would set their least height)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        if area == Qt.DockWidgetArea.BottomDockWidgetArea:
-            scroll = QScrollArea()
-            scroll.setWidget(widget)
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QFrame.Shape.NoFrame)
-            widget = scroll
-        dock.setWidget(widget)
+        dock.setWidget(scroll_when_short(widget) if area == Qt.DockWidgetArea.BottomDockWidgetArea else widget)
         self.addDockWidget(area, dock)
         dock.setMinimumWidth(300)
         return dock
