@@ -11,12 +11,16 @@ jobs on a thread pool and keeps them alive until they end.
     runner.submit(job)
 
 A long job may subclass `Job` (override `run_work`, emit extra signals from inside it), as
-`controllers.training.TrainJob` does, or pass its own callable.
+`controllers.training.TrainJob` does, or pass its own callable. A job with `OWN_THREAD` runs on a
+fresh thread instead of the pool: a training run neither holds one of the pool's few threads for
+hours nor inherits a pool thread's torch settings (OpenMP keeps its thread count per thread, so a
+pool thread that ran torch before would ignore a thread count set since).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +47,9 @@ class Job(QObject):
     failed = Signal(str)
     cancelled_ = Signal()
     finished = Signal()  # always last, after succeeded / failed / cancelled_
+
+    OWN_THREAD = False  # True: JobRunner starts it on a thread of its own, not on the pool
+    cancellable = True  # False: work that cannot stop half-way (the status bar offers no Cancel)
 
     def __init__(self, title: str, work: Work | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,12 +115,18 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self.active: list[Job] = []
+        self._threads: list[threading.Thread] = []  # of the OWN_THREAD jobs
 
     def submit(self, job: Job) -> Job:
         self.active.append(job)
         job.finished.connect(lambda: self._forget(job))
         self.job_started.emit(job)
-        self.pool.start(_Runnable(job))
+        if job.OWN_THREAD:
+            thread = threading.Thread(target=job.execute, name=job.title, daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+        else:
+            self.pool.start(_Runnable(job))
         return job
 
     def run(
@@ -141,4 +154,9 @@ class JobRunner(QObject):
             job.cancel()
 
     def wait(self, msecs: int = 30000) -> bool:
-        return self.pool.waitForDone(msecs)
+        """Wait for every job to end, at most `msecs`; True when all did."""
+        deadline = time.monotonic() + msecs / 1000
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return self.pool.waitForDone(max(0, round(1000 * (deadline - time.monotonic())))) and not any(
+            t.is_alive() for t in self._threads)

@@ -10,12 +10,33 @@ import logging.handlers
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 LOG_NAME = "spikeview.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
+
+
+def _process_start_time() -> float:
+    """When this process started (seconds since the epoch): Linux's /proc, else now (this module's import)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time()
+
+
+PROCESS_START = _process_start_time()  # read once, at import: later calls read no file
+
+
+def log_startup(milestone: str) -> float:
+    """Log 'startup: <milestone> <s> s after the process started' (benchmarks/bench_startup.py reads it)."""
+    seconds = time.time() - PROCESS_START
+    log.info("startup: %s %.3f s after the process started", milestone, seconds)
+    return seconds
 
 
 def log_dir() -> Path:

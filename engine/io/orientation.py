@@ -8,13 +8,17 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reorder/flip the first three axes so they run L->R, P->A, I->S; returns (array, new affine)."""
+    """Reorder/flip the first three axes so they run L->R, P->A, I->S; returns (array, new affine).
+
+    The array is a view of the stored one (transposes and flips only): a 512 x 512 x 300 CT stored
+    x-fastest would take longer to copy into C order than to decompress. Slices for display are made
+    contiguous one at a time (`Volume.display_slice`)."""
     current = io_orientation(affine)
     transform = ornt_transform(current, axcodes2ornt("RAS"))
     spatial = array.shape[:3]
     oriented = apply_orientation(array, transform)
     new_affine = affine @ inv_ornt_aff(transform, spatial)
-    return np.ascontiguousarray(oriented), new_affine
+    return oriented, new_affine
 
 
 def spacing_from_affine(affine: np.ndarray) -> tuple[float, float, float]:

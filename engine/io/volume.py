@@ -14,6 +14,7 @@ screen order (row 0 at the top), `slice_edge_labels` names the four screen edges
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,8 +83,8 @@ class Volume:
         the automatic window for MR and other scans without absolute units."""
         if low <= 0 and high >= 100:
             return self.intensity_range()
-        flat = self.array.reshape(-1)
-        sample = flat[:: max(1, flat.size // 1_000_000)]
+        step = max(1, math.ceil((self.array.size / 1_000_000) ** (1 / self.spatial_ndim)))
+        sample = self.array[(slice(None, None, step),) * self.spatial_ndim].ravel()  # a grid: no copy of it all
         foreground = sample[sample > sample.min()]
         if foreground.size > 0.05 * sample.size:  # ignore a flat background (air, outside a skull-strip)
             sample = foreground
@@ -105,7 +106,7 @@ class Volume:
             return np.ascontiguousarray(self.array)
         axis = VIEW_AXES[view]
         index = int(np.clip(index, 0, self.array.shape[axis] - 1))
-        plane = np.take(self.array, index, axis=axis)  # remaining axes keep RAS order
+        plane = self.array[(slice(None),) * axis + (index,)]  # a view (np.take would copy the whole array)
         # axial: (i, j) ; coronal: (i, k) ; sagittal: (j, k). Rows go top->bottom = high->low of 2nd.
         # rows: 2nd remaining axis high -> low (S or A at the top); columns: 1st remaining axis
         # high -> low (R on the left in axial/coronal = radiological, A on the left in sagittal).

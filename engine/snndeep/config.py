@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 IMPLEMENTATIONS = ("custom", "snntorch", "spikingjelly")
@@ -108,3 +109,23 @@ def with_overrides(config: Any, overrides: dict) -> Any:
     values = asdict(config)
     values.update({k: v for k, v in overrides.items() if k in values})
     return from_dict(type(config), values)
+
+
+@dataclass
+class PipelineConfig:
+    """The whole study (`spikeview-engine snndeep report`): where, on what data, how much tuning."""
+
+    study_dir: Path
+    report_dir: Path
+    volumes_dir: Path | None = None
+    medmnist_root: Path | None = None
+    msd_dir: Path | None = None  # a real MSD liver task; else a demo task is built from volumes_dir
+    storage: str = ""
+    trials: int = 6
+    tune_epochs: int = 3
+    workers: int = 1
+    folds: int = 3
+    max_train: int = 2000
+    max_test: int = 1500
+    rule: RuleConfig = field(default_factory=lambda: RuleConfig(epochs=6, rounds=5))
+    bench: bool = True

@@ -10,31 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.snndeep.config import IMPLEMENTATIONS, RULES, DataConfig, RuleConfig, SampleConfig
+from engine.snndeep.config import IMPLEMENTATIONS, RULES, DataConfig, PipelineConfig, SampleConfig
 from engine.snndeep.plot import bar_chart, line_chart
 from engine.snndeep.study import Combination, default_combinations, load_samples, run_combinations, save_results
 from engine.snndeep.tune import TuneSettings, best_params, default_storage, tune_combination
 
 log = logging.getLogger(__name__)
 PUBLISHED_ACC = 0.9835  # SNNDeep's reported validation accuracy on liver CT features
-
-
-@dataclass
-class PipelineConfig:
-    study_dir: Path
-    report_dir: Path
-    volumes_dir: Path | None = None
-    medmnist_root: Path | None = None
-    msd_dir: Path | None = None  # a real MSD liver task; else a demo task is built from volumes_dir
-    storage: str = ""
-    trials: int = 6
-    tune_epochs: int = 3
-    workers: int = 1
-    folds: int = 3
-    max_train: int = 2000
-    max_test: int = 1500
-    rule: RuleConfig = field(default_factory=lambda: RuleConfig(epochs=6, rounds=5))
-    bench: bool = True
 
 
 def task_configs(cfg: PipelineConfig, msd_dir: Path | None) -> list[DataConfig]:

@@ -1,5 +1,7 @@
 """Files: scans and DICOM folders, label overlays beside them, the MedMNIST files under the data root,
-and recordings saved to disk. Every read happens in a job; results go into the session.
+and recordings saved to disk. Every read happens in a job (a long one can be cancelled); results go
+into the session. The readers (engine.io: pydicom, nibabel) and the analysis (torch) are imported in
+the jobs, so the window shows before them.
 
 A scan whose slices are missing, unevenly spaced, tilted or sheared opens as stored, and the user is
 offered the choice the big viewers offer (`resample_offered`): reopen it resampled onto an even,
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -15,19 +18,22 @@ from PySide6.QtCore import QObject, Signal
 from engine.data.catalog import available_datasets, load_split
 from engine.data.medmnist import DatasetFile, default_data_root
 from engine.data.spec import DatasetSpec
-from engine.io import (
-    RESAMPLE, SUPPORTED_EXTENSIONS, SeriesInfo, Volume, find_label_for, list_series, load, load_label,
-    resample_label, sample_to_volume,
-)
-from engine.probe.analysis import analyse
 from engine.probe.recording import Recording
-from spikeview.jobs import Job, JobRunner
+from spikeview.jobs import CancelCheck, Job, JobCancelled, JobRunner, ProgressCallback
 from spikeview.resources import sample_scan_path
 from spikeview.session import OpenScan, Session
 
+if TYPE_CHECKING:
+    from engine.io import SeriesInfo, Volume
 
-SCAN_FILE_FILTER = "Scans ({});;All files (*)".format(" ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS))
-__all__ = ["FilesController", "SCAN_FILE_FILTER", "default_data_root"]
+__all__ = ["FilesController", "default_data_root", "scan_file_filter"]
+
+
+def scan_file_filter() -> str:
+    """The file dialogs' filter: every extension engine.io reads."""
+    from engine.io import SUPPORTED_EXTENSIONS
+
+    return "Scans ({});;All files (*)".format(" ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS))
 
 
 @dataclass
@@ -37,6 +43,7 @@ class _Opened:
     volume: Volume | None = None
     label_path: Path | None = None
     series: list[SeriesInfo] | None = None
+    series_uid: str | None = None
 
 
 class FilesController(QObject):
@@ -48,6 +55,7 @@ class FilesController(QObject):
     datasets_listed = Signal(list)  # [DatasetFile]: the MedMNIST files under the data root, the phantoms
     split_loaded = Signal(object, str, object, object)  # DatasetFile, split, images, labels
     split_failed = Signal(str)
+    recording_opened = Signal()  # a recording from disk is the session's recording now
 
     def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,11 +74,16 @@ class FilesController(QObject):
         for path in paths:
             self.open_path(Path(path))
 
-    def open_path(self, path: Path, series_uid: str | None = None) -> Job:
-        """A file or DICOM folder, read in the background; a folder with several series asks first."""
+    def open_path(self, path: Path, series_uid: str | None = None) -> Job | None:
+        """A file or DICOM folder, read in the background; a folder with several series asks first.
+        A scan already open (the same file, folder and series) is shown again, not opened twice."""
         path = Path(path)
+        already = self.session.find_scan(path, series_uid)
+        if already is not None:
+            self.session.set_current(already)
+            return None
         return self.runner.run(
-            f"Opening {path.name}", lambda progress, _c: _open(path, series_uid, progress),
+            f"Opening {path.name}", lambda progress, cancelled: _open(path, series_uid, progress, cancelled),
             on_success=lambda opened: self._on_opened(path, series_uid, opened),
             on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message),
         )
@@ -86,7 +99,7 @@ class FilesController(QObject):
             else:
                 self.series_found.emit(path, opened.series)
             return
-        scan = self.session.add_scan(opened.volume, path)
+        scan = self.session.add_scan(opened.volume, path, series_uid)
         self._sources[scan.uid] = (path, series_uid)
         if self.can_resample(scan):
             self.resample_offered.emit(scan, " ".join(opened.volume.warnings))
@@ -110,6 +123,8 @@ class FilesController(QObject):
         label = scan.label
 
         def work(progress, _cancelled) -> tuple[Volume, Volume | None]:
+            from engine.io import RESAMPLE, load, resample_label
+
             volume = load(path, series_uid=series_uid, progress=progress, geometry=RESAMPLE)
             return volume, resample_label(label, volume) if label is not None else None
 
@@ -121,7 +136,7 @@ class FilesController(QObject):
     def _replace(self, old: OpenScan, path: Path, series_uid: str | None, volume: Volume, label: Volume | None) -> None:
         self.session.remove_scan(old)
         self._sources.pop(old.uid, None)
-        scan = self.session.add_scan(volume, path)
+        scan = self.session.add_scan(volume, path, series_uid)
         self._sources[scan.uid] = (path, series_uid)
         if label is not None:
             scan.label_opacity = old.label_opacity
@@ -133,8 +148,14 @@ class FilesController(QObject):
             self.failed.emit("No scan open", "Open a scan first, then its label file.")
             return None
         name = Path(path).name
+
+        def work(_progress, _cancelled) -> Volume:
+            from engine.io import load_label
+
+            return load_label(path, scan.volume)
+
         return self.runner.run(
-            f"Opening label {name}", lambda _p, _c: load_label(path, scan.volume),
+            f"Opening label {name}", work,
             on_success=lambda label: self.session.set_label(scan, label),
             on_failure=lambda message: self.failed.emit(f"Could not overlay {name}", message),
         )
@@ -150,8 +171,12 @@ class FilesController(QObject):
     def list_datasets(self) -> Job:
         root = self.session.data_root
         return self.runner.run(f"Looking for datasets in {root.name}", lambda _p, _c: available_datasets(root),
-                               on_success=self.datasets_listed.emit,
+                               on_success=self._on_datasets_listed,
                                on_failure=lambda message: self.failed.emit("Could not list the datasets", message))
+
+    def _on_datasets_listed(self, datasets: list[DatasetFile]) -> None:
+        self.session.set_datasets(datasets)
+        self.datasets_listed.emit(datasets)
 
     def load_split(self, dataset: DatasetFile, split: str) -> Job | None:
         """The split's images and labels (`split_loaded`), read once and kept."""
@@ -175,6 +200,8 @@ class FilesController(QObject):
 
     def open_sample(self, spec: DatasetSpec, image: np.ndarray, label: np.ndarray, split: str, index: int) -> OpenScan:
         """A dataset sample as a scan; it replaces the previous sample (the gallery is for browsing)."""
+        from engine.io.medmnist_files import sample_to_volume  # numpy only: no readers
+
         if self._sample_scan is not None:
             self.session.remove_scan(self._sample_scan)
         self._sample_scan = self.session.add_scan(sample_to_volume(image, spec, label, split, index))
@@ -183,11 +210,21 @@ class FilesController(QObject):
     # ---- recordings ------------------------------------------------------------------------------
     def open_recording(self, path: Path) -> Job:
         path = Path(path)
+
+        def work(_progress, _cancelled):
+            from engine.probe.analysis import analyse
+
+            return analyse(Recording.load(path))
+
         return self.runner.run(
-            f"Opening {path.name}", lambda _p, _c: analyse(Recording.load(path)),
-            on_success=lambda analysis: self.session.set_recording(analysis, f"Recording {path.name}"),
+            f"Opening {path.name}", work,
+            on_success=lambda analysis: self._on_recording(analysis, path),
             on_failure=lambda message: self.failed.emit("Could not open the recording", message),
         )
+
+    def _on_recording(self, analysis, path: Path) -> None:
+        self.session.set_recording(analysis, f"Recording {path.name}")
+        self.recording_opened.emit()
 
     def save_recording(self, path: Path) -> Job | None:
         shown = self.session.recording
@@ -198,7 +235,15 @@ class FilesController(QObject):
                                on_failure=lambda message: self.failed.emit("Could not save the recording", message))
 
 
-def _open(path: Path, series_uid: str | None, progress) -> _Opened:
+def _open(path: Path, series_uid: str | None, progress: ProgressCallback, cancelled: CancelCheck) -> _Opened:
+    from engine.io import find_label_for, list_series, load
+
+    def report(fraction: float) -> None:  # the readers report every slice: a cancel stops them there
+        if cancelled():
+            raise JobCancelled
+        progress(fraction)
+
     if path.is_dir() and series_uid is None:
-        return _Opened(series=list_series(path, progress))
-    return _Opened(volume=load(path, series_uid=series_uid, progress=progress), label_path=find_label_for(path))
+        return _Opened(series=list_series(path, report))
+    return _Opened(volume=load(path, series_uid=series_uid, progress=report), label_path=find_label_for(path),
+                   series_uid=series_uid)

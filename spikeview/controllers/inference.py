@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.data.domain import InputDomain
-from engine.models import LoadedRun, load_for_run, run_domain
-from engine.probe.analysis import analyse
-from engine.probe.inference import InferenceResult, infer, run_dataset_sample
 from engine.probe.recording import RecordingAnalysis
 from spikeview.jobs import Job, JobRunner
 from spikeview.session import Session
+
+if TYPE_CHECKING:  # torch: imported in the job (see controllers.engine)
+    from engine.data.domain import InputDomain
+    from engine.models import LoadedRun
+    from engine.probe.inference import InferenceResult
 
 SOURCE_SCAN, SOURCE_DATASET = "Open scan", "Dataset sample"
 
@@ -61,7 +63,12 @@ class InferenceController(QObject):
         if path is None:
             self.domain_read.emit(None, None, "")
             return None
-        return self.runner.run(f"Reading {Path(path).name}", lambda _p, _c: run_domain(path),
+        def work(_progress, _cancelled) -> InputDomain:
+            from engine.models import run_domain
+
+            return run_domain(path)
+
+        return self.runner.run(f"Reading {Path(path).name}", work,
                                on_success=lambda domain: self._on_domain(path, domain),
                                on_failure=lambda message: self.domain_read.emit(path, None, message))
 
@@ -85,21 +92,26 @@ class InferenceController(QObject):
         if path is None:
             self.failed.emit("Choose a trained run first (runs list).")
             return None
-        volume = None
+        volume, scan_title = None, ""
         if source == SOURCE_SCAN:
             if self.session.current is None:
                 self.failed.emit("Open a scan or a dataset sample first.")
                 return None
             volume = self.session.current.volume
+            scan_title = self.session.current.title
         cached = self.loaded if self.loaded is not None and self.loaded.path == path else None
 
         def work(_progress, _cancelled) -> tuple[LoadedRun, InferenceOutcome]:
+            from engine.models import load_for_run
+            from engine.probe.analysis import analyse
+            from engine.probe.inference import infer, run_dataset_sample
+
             loaded = cached or load_for_run(path)
             sample = volume if volume is not None else run_dataset_sample(loaded, split, index)
             result = infer(loaded, sample, record=True, energy=True, plane=plane, slice_index=slice_index)
-            return loaded, InferenceOutcome(result, analyse(result.recording, result.energy),
-                                            "open scan" if volume is not None else sample.name, loaded.label_names,
-                                            revealed=result.in_domain)
+            described = f"scan {scan_title}" if volume is not None else sample.name
+            return loaded, InferenceOutcome(result, analyse(result.recording, result.energy), described,
+                                            loaded.label_names, revealed=result.in_domain)
 
         return self.runner.run(f"Inference with {Path(path).name}", work, on_success=self._on_done,
                                on_failure=self.failed.emit)
@@ -118,5 +130,6 @@ class InferenceController(QObject):
         self._show_recording(self.outcome)
 
     def _show_recording(self, outcome: InferenceOutcome) -> None:
-        self.session.set_recording(outcome.analysis, f"Inference: {outcome.source}")
+        run = Path(self.loaded.path).name  # the recording names the run and the sample it came from
+        self.session.set_recording(outcome.analysis, f"Inference with {run}: {outcome.source}")
         self.revealed.emit(outcome)

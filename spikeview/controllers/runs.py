@@ -3,16 +3,19 @@ followed by the sample model that ships with SpikeView."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import UserError
-from engine.runs.listing import RunSummary, list_runs, summarize_run
 from spikeview.jobs import Job, JobRunner
 from spikeview.resources import sample_run_path
 from spikeview.session import Session
 
-__all__ = ["RunSummary", "RunsController"]
+if TYPE_CHECKING:  # engine.runs reads safetensors with torch: imported in the job
+    from engine.runs.listing import RunSummary
+
+__all__ = ["RunsController"]
 
 
 class RunsController(QObject):
@@ -26,12 +29,20 @@ class RunsController(QObject):
     def refresh(self, select: Path | None = None) -> Job:
         """List the runs folder again; `select` a run in it once listed (one just trained)."""
         folder = self.session.runs_folder
-        return self.runner.run(f"Listing runs in {Path(folder).name}", lambda _p, _c: list_runs(folder) + shipped_runs(),
+
+        def work(_progress, _cancelled) -> list[RunSummary]:
+            from engine.runs.listing import list_runs
+
+            return list_runs(folder) + shipped_runs()
+
+        return self.runner.run(f"Listing runs in {Path(folder).name}", work,
                                on_success=lambda runs: self.listed.emit(folder, runs, select))
 
 
 def shipped_runs() -> list[RunSummary]:
     """The sample model shipped in the app's resources (absent from a broken installation)."""
+    from engine.runs.listing import summarize_run
+
     try:
         return [summarize_run(sample_run_path())]
     except (UserError, OSError, ValueError):

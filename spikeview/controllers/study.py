@@ -1,5 +1,6 @@
 """The SNNDeep study from the app: `engine.snndeep.report.run_pipeline` (the same call as
-`spikeview-engine snndeep report`) in the background, and its Markdown report read off the GUI thread."""
+`spikeview-engine snndeep report`) in the background, and its Markdown report read off the GUI thread.
+The study's code (scikit-learn, Optuna, torch) is imported inside the job."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -8,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import UserError
-from engine.snndeep.report import PipelineConfig, StudyCancelled, run_pipeline
+from engine.snndeep.config import PipelineConfig
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
 
@@ -50,6 +51,8 @@ def study_work(config: PipelineConfig):
     """The job's work: the whole study, reporting progress and stopping between steps when cancelled."""
 
     def work(progress, cancelled) -> Path:
+        from engine.snndeep.report import StudyCancelled, run_pipeline
+
         try:
             run_pipeline(config, progress=lambda fraction, _step: progress(fraction), cancelled=cancelled)
         except StudyCancelled as exc:

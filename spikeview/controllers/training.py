@@ -1,46 +1,43 @@
-"""Training from the app: a `TrainJob` runs the engine's Trainer on a worker thread and turns its
+"""Training from the app: a `TrainJob` runs the engine's Trainer on a thread of its own and turns its
 events into Qt signals; the controller starts, resumes and cancels it, reads a past run's history,
-writes metrics CSVs and says which accelerator `auto` would use, all off the GUI thread."""
+writes metrics CSVs and says which models and accelerator the form offers, all off the GUI thread.
+
+The engine modules that import torch are imported inside the work, on a worker thread: the window
+is on screen before torch is loaded (`controllers.engine` imports them in the background at start-up).
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-# Imported here, on the GUI thread at start-up, not lazily on a worker: a first import on the worker
-# stalled the event loop for hundreds of milliseconds (measured by benchmarks/bench_dynamics.py).
-import torch._dynamo  # noqa: F401  (torch.optim imports it, with sympy, on first use)
 from PySide6.QtCore import QObject, Signal
 
-from engine.data.catalog import list_datasets
-from engine.device import describe_accelerator
 from engine.errors import UserError
-from engine.learning.curves import epoch_curves_callback
-from engine.learning.trainer import Trainer, TrainEvent
-from engine.models import list_models
 from engine.options import TrainConfig
-from engine.probe.analysis import analyse
-from engine.probe.recorder import record_sample
-from engine.runs.listing import new_run_path, write_metrics_csv
-from engine.runs.rundir import RunDir
 from spikeview.jobs import Job, JobCancelled, JobRunner
 from spikeview.session import Session
+
+if TYPE_CHECKING:
+    from engine.learning.trainer import Trainer, TrainEvent
 
 
 class TrainJob(Job):
     """Runs an `engine` Trainer on a worker thread and turns its events into Qt signals.
 
-    Batch events are throttled (at most every `BATCH_INTERVAL_S`, plus the last step) so a fast GPU
-    cannot flood the GUI thread. Signals carry plain dicts / engine objects:
-    `started(dict: parameters, device, total_steps, epoch, epochs, run_dir, history)`,
+    Batch events are throttled (at most every `BATCH_INTERVAL_S`, plus the last step): the GUI thread
+    redraws the curves a few times a second however fast the steps come, and takes no CPU time or
+    GIL from the training in between. Signals carry plain dicts / engine objects:
+    `started(dict: parameters, device, threads, total_steps, epoch, epochs, run_dir, history)`,
     `batch(dict: step, total_steps, epoch, loss, lr, images_per_s, eta_s)`,
     `epoch_done(dict: the metrics.jsonl row)`, `curves(EpochCurves)`, `probe(RecordingAnalysis)`,
     `compiling(str)` when the model starts compiling (the next `batch` ends that state).
     A new run's folder is named in `runs_folder` when no `run_dir` is given.
     """
 
-    BATCH_INTERVAL_S = 0.05
+    BATCH_INTERVAL_S = 0.25
+    OWN_THREAD = True  # JobRunner starts it on a fresh thread: see JobRunner.submit
 
     started = Signal(dict)
     compiling = Signal(str)
@@ -67,6 +64,13 @@ class TrainJob(Job):
             self.trainer.stop()
 
     def run_work(self) -> dict:
+        import torch
+
+        from engine.learning.curves import epoch_curves_callback
+        from engine.learning.trainer import Trainer
+        from engine.probe.recorder import record_sample
+        from engine.runs.listing import new_run_path
+
         if self.run_dir is None:
             self.run_dir = new_run_path(self.runs_folder, self.config.dataset, self.config.size, self.config.model)
         self.trainer = Trainer(self.config, self.run_dir, callbacks=[self._on_event], resume=self.resume,
@@ -82,10 +86,15 @@ class TrainJob(Job):
 
     def _on_event(self, event: TrainEvent) -> None:
         if event.kind == "start":
+            import torch
+
+            from engine.runs.rundir import RunDir
+
             self._start_time, self._first_step = time.perf_counter(), None
             history = RunDir(self.run_dir).read_metrics() if self.resume else []
-            self.started.emit({**event.metrics, "total_steps": event.total_steps, "epoch": event.epoch,
-                               "epochs": self.trainer.config.epochs, "run_dir": self.run_dir, "history": history})
+            self.started.emit({**event.metrics, "threads": torch.get_num_threads(), "total_steps": event.total_steps,
+                               "epoch": event.epoch, "epochs": self.trainer.config.epochs, "run_dir": self.run_dir,
+                               "history": history})
         elif event.kind == "compiling":
             self.compiling.emit(event.message)
         elif event.kind == "batch":
@@ -93,7 +102,9 @@ class TrainJob(Job):
         elif event.kind == "epoch":
             self.epoch_done.emit(dict(event.metrics))
         elif event.kind == "probe" and event.recording is not None:
-            self.probe.emit(analyse(event.recording))
+            from engine.probe.analysis import analyse
+
+            self.probe.emit({"analysis": analyse(event.recording), "step": event.step, "epoch": event.epoch})
 
     def _on_batch(self, event: TrainEvent, now: float) -> None:
         if now - self._last_batch_emit < self.BATCH_INTERVAL_S and event.step < event.total_steps:
@@ -124,6 +135,8 @@ class RunRecord:
 
 
 def read_run(path: Path) -> RunRecord:
+    from engine.runs.rundir import RunDir
+
     run = RunDir(path)
     return RunRecord(Path(path), run.train_config(), run.read_metrics(), [t for t in ("best", "last") if run.has_checkpoint(t)])
 
@@ -138,7 +151,7 @@ class TrainingController(QObject):
     # the Trainer's summary (finished) or {"message": ...} (failed)
     run_opened = Signal(object)  # RunRecord
     run_unreadable = Signal(str)  # why a chosen run cannot be read, in one sentence
-    accelerator_described = Signal(str)
+    choices_ready = Signal(dict)  # form_choices(): datasets, models, accelerator, suggested model
     csv_written = Signal(object)  # Path
     failed = Signal(str)
 
@@ -148,10 +161,10 @@ class TrainingController(QObject):
         self.job: TrainJob | None = None
         session.run_changed.connect(self._on_run_chosen)
 
-    @staticmethod
-    def form_choices() -> dict[str, list]:
-        """The values of the options that come from the catalog and the registry."""
-        return {"dataset": list_datasets(), "model": list_models()}
+    def load_choices(self) -> Job:
+        """The form's datasets and models (catalog and registry) and the accelerator, read in a job."""
+        return self.runner.run("Listing models", lambda _p, _c: form_choices(),
+                               on_success=self.choices_ready.emit, on_failure=self.failed.emit)
 
     def config(self, values: dict) -> TrainConfig:
         """A run's settings from the form's values, reading the datasets in the session's data root."""
@@ -184,7 +197,8 @@ class TrainingController(QObject):
         for source, target in ((job.started, self.started), (job.compiling, self.compiling), (job.batch, self.batch),
                                (job.epoch_done, self.epoch_done), (job.curves, self.curves)):
             source.connect(target)
-        job.probe.connect(lambda analysis: self.session.set_recording(analysis, "Training probe (val sample)"))
+        job.probe.connect(lambda probe: self.session.set_recording(
+            probe["analysis"], f"Training probe: {Path(job.run_dir).name}, first val sample, step {probe['step']}"))
         job.succeeded.connect(lambda summary: self.run_ended.emit(job.run_dir, "finished", summary))
         job.cancelled_.connect(lambda: self.run_ended.emit(job.run_dir, "cancelled", {}))
         job.failed.connect(lambda message: self._on_failed(job, message))
@@ -205,10 +219,28 @@ class TrainingController(QObject):
                                on_success=self.run_opened.emit, on_failure=self.run_unreadable.emit)
 
     def export_csv(self, run_dir: Path, destination: Path) -> Job:
-        return self.runner.run(f"Writing {Path(destination).name}",
-                               lambda _p, _c: write_metrics_csv(run_dir, destination),
+        def work(_progress, _cancelled) -> Path:
+            from engine.runs.listing import write_metrics_csv
+
+            return write_metrics_csv(run_dir, destination)
+
+        return self.runner.run(f"Writing {Path(destination).name}", work,
                                on_success=self.csv_written.emit, on_failure=self.failed.emit)
 
-    def describe_accelerator(self) -> Job:
-        return self.runner.run("Looking for a GPU", lambda _p, _c: describe_accelerator(),
-                               on_success=self.accelerator_described.emit)
+
+GPU_MODEL = "sdt_small"  # the form's model where a GPU trains; on the CPU TrainConfig's default (sdt_tiny)
+
+
+def form_choices() -> dict:
+    """What the training form offers: {"dataset": [...], "model": [...], "accelerator": one line,
+    "suggested_model": a model that trains in minutes on the device `auto` picks}."""
+    import torch
+
+    from engine.data.catalog import list_datasets
+    from engine.device import describe_accelerator
+    from engine.models import list_models
+
+    models = list_models()
+    gpu = torch.cuda.is_available() and GPU_MODEL in models
+    return {"dataset": list_datasets(), "model": models, "accelerator": describe_accelerator(),
+            "suggested_model": GPU_MODEL if gpu else TrainConfig().model}

@@ -194,6 +194,7 @@ class DatasetBrowser(QWidget):
 
     def open_dataset(self, dataset: DatasetFile, split: str = "train") -> None:
         self.current_file = dataset
+        self.session.set_dataset(dataset)
         self.class_box.blockSignals(True)
         self.class_box.clear()
         self.class_box.addItem("All classes", None)

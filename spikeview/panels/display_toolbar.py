@@ -1,8 +1,8 @@
 """The view toolbar: window/level preset, colour map, 3D rendering preset and label-overlay opacity.
 
-It lists the presets that fit the session's current scan and shows the ones the scan view picked;
-choosing one is a request to the scan view (`preset_chosen`, `colormap_chosen`, `render_chosen`),
-and the opacity goes into the session.
+It lists the presets that fit the session's current scan and shows the window the scan has: a
+preset's name, or "Custom (W … L …)" after a right-drag; choosing one is a request to the scan view
+(`preset_chosen`, `colormap_chosen`, `render_chosen`), and the opacity goes into the session.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar, QWidget
 from spikeview.resources import WindowPreset
 from spikeview.session import OpenScan, Session
 from spikeview.views.colormaps import COLORMAPS
-from spikeview.views.scan_view import default_preset, presets_for
+from spikeview.views.scan_view import presets_for
 from spikeview.views.volume_view import RENDER_PRESETS, default_render_preset
 
 
@@ -46,6 +46,7 @@ class DisplayToolbar(QToolBar):
             self.addWidget(widget)
         session.current_changed.connect(self.show_scan)
         session.label_changed.connect(self._show_opacity)
+        session.window_changed.connect(self._show_window)
         self.show_scan(session.current)
 
     def show_scan(self, scan: OpenScan | None) -> None:
@@ -54,11 +55,25 @@ class DisplayToolbar(QToolBar):
         volume = scan.volume
         self.preset_box.clear()
         self.preset_box.addItems([preset.name for preset in presets_for(volume, self.presets)])
-        self.preset_box.setCurrentText(default_preset(volume))
+        self._show_window(scan)
         self.preset_box.setEnabled(not volume.is_rgb)
         self.colormap_box.setEnabled(not volume.is_rgb)
         self.render_box.setCurrentText(default_render_preset(volume))
         self._show_opacity(scan)
+
+    def _show_window(self, scan: OpenScan) -> None:
+        """The scan's preset, or a "Custom" entry with its numbers when it was set by hand."""
+        if scan is not self.session.current or scan.levels is None:
+            return
+        custom = self.preset_box.findText("Custom", Qt.MatchFlag.MatchStartsWith)
+        if custom >= 0:
+            self.preset_box.removeItem(custom)
+        if scan.window_name and self.preset_box.findText(scan.window_name) >= 0:
+            self.preset_box.setCurrentText(scan.window_name)
+            return
+        low, high = scan.levels
+        self.preset_box.addItem(f"Custom (W {high - low:.4g}  L {(low + high) / 2:.4g})")
+        self.preset_box.setCurrentIndex(self.preset_box.count() - 1)
 
     def _show_opacity(self, scan: OpenScan) -> None:
         if scan is self.session.current:

@@ -29,7 +29,7 @@ def settings_column(parent: QWidget, form: QLayout, buttons: QLayout, *below: QW
 class OptionForm(QFormLayout):
     """One field per `TrainConfig` option that has a form label, in the options' order, with their
     defaults, choices and limits. `choices` gives the values of options that have none of their own
-    (datasets and models, from the catalog and the registry)."""
+    (datasets and models, from the catalog and the registry), possibly empty until `set_choices`."""
 
     def __init__(self, choices: dict[str, list]) -> None:
         super().__init__()
@@ -39,14 +39,16 @@ class OptionForm(QFormLayout):
         for item in fields(TrainConfig):
             how: Option = item.metadata["option"]
             if how.label:
-                widget = self._field(how, choices.get(item.name, how.choices), item.type)
+                offered = choices[item.name] if item.name in choices else how.choices
+                widget = self._field(how, offered, item.type, item.name in choices)
                 self.widgets[item.name], self._kinds[item.name] = widget, item.type
                 self.addRow(how.label, widget)
         self.set_values(defaults)
 
     @staticmethod
-    def _field(how: Option, choices, kind: str) -> QWidget:
-        if choices:
+    def _field(how: Option, choices, kind: str, listed: bool = False) -> QWidget:
+        """A combo box for choices (`listed`: choices that may arrive later), else a spin box."""
+        if choices or listed:
             box = QComboBox()
             box.addItems([str(value) for value in choices])
             return box
@@ -62,6 +64,15 @@ class OptionForm(QFormLayout):
         if how.off_text:
             spin.setSpecialValueText(how.off_text)
         return spin
+
+    def set_choices(self, name: str, choices: list) -> None:
+        """Replace the values a choice field offers (keeping the current one when it is among them)."""
+        box: QComboBox = self.widgets[name]
+        current = box.currentText()
+        box.clear()
+        box.addItems([str(value) for value in choices])
+        if current:
+            box.setCurrentText(current)
 
     def values(self) -> dict:
         """The form's values, as `TrainConfig` fields (0 in an "off" field with a None default is None)."""

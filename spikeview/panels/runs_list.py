@@ -4,14 +4,18 @@ it the session's run (the training and inference panels show it); the list comes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
-from spikeview.controllers.runs import RunsController, RunSummary
+from spikeview.controllers.runs import RunsController
 from spikeview.resources import sample_run_path
 from spikeview.session import Session
 from spikeview.views.layouts import header_and_body
+
+if TYPE_CHECKING:
+    from engine.runs.listing import RunSummary
 
 COLUMNS = ("run", "dataset", "model", "epochs", "val ACC", "val AUC", "state")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -1,16 +1,20 @@
 """Training from the app: the run's settings (a form built from `engine.options`), start / cancel /
 resume, live progress (ETA, images/s) and the run's curves (`TrainingCurvesView`).
 
-Requests go to the `TrainingController`; its signals fill the progress bar and the curves. Choosing a
-past run (runs list) shows its settings and its epochs.
+Requests go to the `TrainingController`; its signals fill the progress bar and the curves. The form
+is what Start trains: choosing a past run in the runs list shows that run (its settings in words,
+its curves) without touching the form, and "Use these settings" copies them into it. The form's
+dataset follows the one shown in the browser, and its model suits the device.
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget,
+)
 
 from engine.options import TrainConfig
 from spikeview.controllers.training import RunRecord, TrainingController, TrainJob
@@ -19,6 +23,7 @@ from spikeview.session import Session
 from spikeview.views.training_curves import TrainingCurvesView
 
 PROGRESS_STEPS = 1000
+STARTING = "Starting the engine: the models and datasets appear here when it is ready."
 
 
 def format_eta(seconds: float) -> str:
@@ -30,10 +35,22 @@ def format_eta(seconds: float) -> str:
 
 
 def placement(info: dict) -> str:
-    """Where a run trains, from its start event: "cpu", or "cpu × 2 processes (gloo)"."""
+    """Where a run trains, from its start event: "cpu, 1 CPU thread", or "cpu × 2 processes (gloo)"."""
     processes = info.get("processes", 1)
     where = info.get("device", "?")
-    return f"{where} × {processes} processes ({info.get('backend', '')})" if processes > 1 else where
+    if processes > 1:
+        return f"{where} × {processes} processes ({info.get('backend', '')})"
+    threads = info.get("threads")
+    return f"{where}, {threads} CPU threads" if where == "cpu" and threads else where
+
+
+def describe_settings(config: TrainConfig) -> str:
+    """A run's settings in one line, as the panel shows a past run."""
+    limit = f", first {config.train_limit} samples" if config.train_limit else ""
+    processes = f", {config.processes} processes" if config.processes != 1 else ""
+    return (f"{config.dataset} {config.size} px, {config.model}, T = {config.timesteps}, {config.epochs} epochs, "
+            f"batch {config.batch_size}, lr {config.lr:g}, {config.loss} loss{limit}, device {config.device}"
+            f"{processes}")
 
 
 class TrainingPanel(QWidget):
@@ -42,10 +59,14 @@ class TrainingPanel(QWidget):
     def __init__(self, session: Session, controller: TrainingController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session, self.controller = session, controller
-        self.run_path: Path | None = None
+        self.run_path: Path | None = None  # the run whose curves are shown (training, or chosen)
+        self.shown_record: RunRecord | None = None  # a past run shown, not trained here
+        self.ready = False  # the form has its datasets and models
+        self._dataset_chosen_by_hand = False
         self._status_before_compiling = ""
         self.plots = TrainingCurvesView()
         layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self._build_form(), 0)
         layout.addWidget(self.plots, 1)
         self._set_running(False)
@@ -56,12 +77,15 @@ class TrainingPanel(QWidget):
         controller.curves.connect(self.plots.show_curves)
         controller.run_ended.connect(self._on_ended)
         controller.run_opened.connect(self.show_record)
-        controller.accelerator_described.connect(self.cuda_label.setText)
-        controller.describe_accelerator()
+        controller.choices_ready.connect(self.set_choices)
+        session.dataset_changed.connect(self._follow_dataset)
+        session.datasets_changed.connect(lambda _datasets: self._pick_present_dataset())
 
     def _build_form(self) -> QWidget:
-        self.form = OptionForm(self.controller.form_choices())
-        self.cuda_label = QLabel("CUDA: …")
+        self.form = OptionForm({"dataset": [], "model": []})
+        self.form.widgets["dataset"].activated.connect(self._on_dataset_picked)
+        self.cuda_label = QLabel("")
+        self.cuda_label.setWordWrap(True)
         self.form.insertRow(self.form.getWidgetPosition(self.form.widgets["device"])[0] + 1, "", self.cuda_label)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())
@@ -77,12 +101,68 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setFormat("idle")
-        self.status = QLabel("")
+        self.status = QLabel(STARTING)
         self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box = QGroupBox("Run")
-        settings_column(box, self.form, buttons, self.progress, self.status)
-        box.setMaximumWidth(330)
-        return box
+        settings_column(box, self.form, buttons, self.progress, self.status, self._build_shown_run())
+        scroll = QScrollArea()  # the dock can be made short: the form scrolls instead of holding it tall
+        scroll.setWidget(box)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(350)
+        return scroll
+
+    def _build_shown_run(self) -> QWidget:
+        self.shown_box = QGroupBox("Run shown")
+        self.shown_label = QLabel("")
+        self.shown_label.setWordWrap(True)
+        self.shown_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_settings_button = QPushButton("Use these settings")
+        self.use_settings_button.setToolTip("Copy the shown run's settings into the form above (Start trains the form)")
+        self.use_settings_button.clicked.connect(self.use_shown_settings)
+        column = QVBoxLayout(self.shown_box)
+        column.addWidget(self.shown_label)
+        column.addWidget(self.use_settings_button)
+        self.shown_box.hide()
+        return self.shown_box
+
+    # ---- the form's choices ------------------------------------------------------------------------
+    def set_choices(self, choices: dict) -> None:
+        """Datasets and models from the engine (once it has started), the accelerator, the model that
+        suits it; the dataset follows the browser, or the first one present in the data folder."""
+        self.form.set_choices("dataset", choices["dataset"])
+        self.form.set_choices("model", choices["model"])
+        self.form.widgets["model"].setCurrentText(choices["suggested_model"])
+        self.cuda_label.setText(choices["accelerator"])
+        self.ready = True
+        if self.session.dataset is not None:
+            self._follow_dataset(self.session.dataset)
+        else:
+            self._pick_present_dataset()
+        if not self.controller.running:
+            self.status.setText("")
+        self._set_running(self.controller.running)
+
+    def _on_dataset_picked(self, _index: int) -> None:
+        self._dataset_chosen_by_hand = True
+
+    def _follow_dataset(self, dataset) -> None:
+        """The browser opened `dataset`: train on it (its flag and size), unless a run is going."""
+        if dataset is None or self.controller.running or not self.ready:
+            return
+        self.form.widgets["dataset"].setCurrentText(dataset.spec.flag)
+        self.form.widgets["size"].setCurrentText(str(dataset.spec.size))
+        self._dataset_chosen_by_hand = False
+
+    def _pick_present_dataset(self) -> None:
+        """A dataset whose files are in the data folder (2D first: they train in minutes on a CPU),
+        when the form's is not one and nobody chose it."""
+        present = sorted((d for d in self.session.datasets if d.path is not None), key=lambda d: d.spec.spatial_dims)
+        if not self.ready or self._dataset_chosen_by_hand or self.controller.running or not present:
+            return
+        if self.form.values()["dataset"] not in {d.spec.flag for d in present}:
+            self._follow_dataset(present[0])
 
     # ---- requests --------------------------------------------------------------------------------
     def config(self) -> TrainConfig:
@@ -103,9 +183,15 @@ class TrainingPanel(QWidget):
             self.progress.setFormat("cancelling…")
 
     def show_run(self, path: Path) -> None:
-        """Reopen a past run: its settings in the form and its curves from metrics.jsonl."""
+        """Show a past run: its settings in words and its curves from metrics.jsonl (the form stays)."""
         if not self.controller.running:
             self.controller.open_run(path)
+
+    def use_shown_settings(self) -> None:
+        """Copy the shown run's settings into the form (its dataset, model, epochs...)."""
+        if self.shown_record is not None:
+            self.form.set_values(self.shown_record.config)
+            self._dataset_chosen_by_hand = True
 
     def ask_export_csv(self) -> None:
         if self.run_path is None:
@@ -119,6 +205,8 @@ class TrainingPanel(QWidget):
     def _launched(self, job: TrainJob | None) -> TrainJob | None:
         if job is not None:
             self.plots.clear()
+            self.shown_record = None
+            self.shown_box.hide()
             self._set_running(True)
             self.progress.setValue(0)
             self.progress.setFormat("starting…")
@@ -126,9 +214,10 @@ class TrainingPanel(QWidget):
         return job
 
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and self.ready)
         self.resume_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+        self.use_settings_button.setEnabled(not running)
 
     def _on_started(self, info: dict) -> None:
         self.run_path = Path(info["run_dir"])
@@ -165,12 +254,19 @@ class TrainingPanel(QWidget):
         self.run_ended.emit(path, state)
 
     def show_record(self, record: RunRecord) -> None:
-        """A past run: its settings, its epochs; the confusion and ROC stay when it is the run shown."""
-        if record.path != self.run_path:
+        """A past run: its settings in words and its epochs. The form is left as it is; the confusion
+        and ROC stay when it is the run already shown (the one just trained)."""
+        same = self.run_path is not None and Path(record.path).resolve() == self.run_path.resolve()
+        if not same:
             self.plots.clear()
-        self.run_path = record.path
-        self.form.set_values(record.config)
+        self.run_path = Path(record.path)
+        self.shown_record = record
         self.plots.show_rows(record.rows)
-        self.progress.setValue(0)
-        self.progress.setFormat(f"{len(record.rows)}/{record.config.epochs} epochs")
-        self.status.setText(f"{record.path}\ncheckpoints: {', '.join(record.checkpoints) or '(none)'}")
+        if not same:
+            self.progress.setValue(0)
+            self.progress.setFormat(f"{len(record.rows)}/{record.config.epochs} epochs")
+        self.shown_label.setText(f"<b>{record.path.name}</b><br>{describe_settings(record.config)}<br>"
+                                 f"{len(record.rows)}/{record.config.epochs} epochs done; checkpoints: "
+                                 f"{', '.join(record.checkpoints) or '(none)'}")
+        self.shown_box.show()
+        self._set_running(self.controller.running)

@@ -6,6 +6,11 @@ the volume's centre and into a VTK volume rendering (an RGBA volume: colour blen
 intensity and the attention). The saliency arrives computed in a `RecordingAnalysis` (at the input's
 size, every timestep and head); this module only picks, colours and draws it. The VTK volume is
 updated in place, and after the opacity slider rests rather than on every tick.
+
+Colour goes only where the attention is non-zero; a line under the controls says where that is, or
+why there is none ("the attention of block 0 is zero at t = 2: its Q/K/V neurons fired no spikes").
+3D planes are named as the model's input is laid out, MedMNIST's (D, H, W): D runs along the stored
+(axial) slices, so the planes are axial, coronal and sagittal, shown head up.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from spikeview.views.volume_view import VtkPane, reset_camera_anterior
 
 
 MEAN_OF_HEADS = "mean of heads"
+NO_RECORDING = "No recording yet: run inference, or train with probes on."
+NO_ATTENTION = "No attention recorded: the model has no spike-driven self-attention block."
 HOT = lookup_table("Hot")
 VOLUME_SETTLE_MS = 150  # the 3D rendering follows the opacity slider once it rests this long
 
@@ -36,8 +43,31 @@ def heat_rgba(saliency: np.ndarray) -> np.ndarray:
     index = np.clip(np.round(saliency * 255), 0, 255).astype(np.uint8)
     rgba = np.empty(saliency.shape + (4,), dtype=np.uint8)
     rgba[..., :3] = HOT[index]
-    rgba[..., 3] = np.clip(64 + index.astype(np.int32), 0, 255)
+    rgba[..., 3] = np.where(index > 0, np.clip(64 + index.astype(np.int32), 0, 255), 0)  # zero: see-through
     return np.ascontiguousarray(rgba)
+
+
+PLANES_3D = ((0, "axial"), (1, "coronal"), (2, "sagittal"))  # input axis sliced through → the plane shown
+
+
+def middle_plane(volume: np.ndarray, axis: int) -> np.ndarray:
+    """The middle plane of a (D, H, W) volume across `axis`, head up (D runs inferior → superior)."""
+    plane = np.take(volume, volume.shape[axis] // 2, axis=axis)
+    return plane if axis == 0 else plane[::-1]
+
+
+def attention_extent(analysis: RecordingAnalysis, block: str, t: int, head: int | None, saliency: np.ndarray) -> str:
+    """Where the map shown is non-zero, or why it is zero everywhere, in one sentence."""
+    who = f"{block}" + (f", head {head}" if head is not None else "")
+    if saliency.any():
+        return f"Attention of {who} at t = {t + 1}: non-zero on {saliency.astype(bool).mean():.0%} of the input."
+    steps = analysis.recording.timesteps
+    active = [step + 1 for step in range(steps) if analysis.saliency_at(block, step, head).any()]
+    if not active:
+        return (f"The attention of {who} is zero at every timestep for this input: its spiking Q/K/V neurons "
+                "fired no spikes, so there is no map to show (the grey is the input).")
+    return (f"The attention of {who} is zero at t = {t + 1}: its Q/K/V neurons fired no spikes then "
+            f"(non-zero at t = {', '.join(map(str, active))}).")
 
 
 def blended_rgba_volume(intensity: np.ndarray, saliency: np.ndarray, opacity: float) -> np.ndarray:
@@ -85,7 +115,7 @@ class _AttentionVolume(VtkPane):
         self.image = None
 
     def set_rgba(self, rgba: np.ndarray | None) -> None:
-        if not self.available:
+        if not self.ensure_vtk():
             return
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -153,9 +183,13 @@ class AttentionView(QWidget):
         for text, widget in (("Block", self.block_box), ("Head", self.head_box), ("Opacity", self.opacity_slider)):
             controls.addWidget(QLabel(text))
             controls.addWidget(widget, 1)
-        self.message = QLabel("No attention recorded: the model has no spike-driven self-attention block.")
+        self.message = QLabel(NO_RECORDING)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.extent = QLabel("")  # where the attention shown is non-zero, or why it is nowhere
+        self.extent.setWordWrap(True)
         self.plane_2d = _OverlayPlot()
-        self.planes_3d = {axis: _OverlayPlot(title) for axis, title in ((0, "axis 0"), (1, "axis 1"), (2, "axis 2"))}
+        self.planes_3d = {axis: _OverlayPlot(f"{name} (middle slice)") for axis, name in PLANES_3D}
         self.volume_3d: _AttentionVolume | None = None
         self.grid_3d = QWidget()
         self._grid_layout = QGridLayout(self.grid_3d)
@@ -168,6 +202,7 @@ class AttentionView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
+        layout.addWidget(self.extent)
         layout.addWidget(self.stack, 1)
 
     @property
@@ -216,10 +251,13 @@ class AttentionView(QWidget):
         block = self.block_box.currentText()
         if self.analysis is None or block not in self.analysis.saliency:
             self.saliency = None
+            self.message.setText(NO_RECORDING if self.analysis is None else NO_ATTENTION)
+            self.extent.setText("")
             self.stack.setCurrentWidget(self.message)
             return
         t = min(self.timestep, self.analysis.recording.timesteps - 1)
         self.saliency = self.analysis.saliency_at(block, t, self.head)
+        self.extent.setText(attention_extent(self.analysis, block, t, self.head, self.saliency))
         source = self.analysis.recording.input
         if source.ndim == 3:
             self.stack.setCurrentWidget(self.plane_2d)
@@ -228,10 +266,9 @@ class AttentionView(QWidget):
         self.stack.setCurrentWidget(self.grid_3d)
         intensity = source.mean(axis=0)
         for axis, plot in self.planes_3d.items():
-            middle = intensity.shape[axis] // 2
-            plane = np.take(intensity, middle, axis=axis)
+            plane = middle_plane(intensity, axis)
             plot.show_planes(np.ascontiguousarray(np.clip(plane * 255, 0, 255), dtype=np.uint8),
-                             np.take(self.saliency, middle, axis=axis), self.opacity)
+                             np.ascontiguousarray(middle_plane(self.saliency, axis)), self.opacity)
         if volume_now:
             self._draw_volume()
         else:

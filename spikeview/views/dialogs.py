@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QMessageBox, QVBoxLayout, QWidget
 
-from engine.io import SeriesInfo
 from spikeview import RESEARCH_NOTICE
 from spikeview.app_info import app_info
+
+if TYPE_CHECKING:
+    from engine.io.dicom import SeriesInfo
 
 
 def about_text() -> str:

@@ -2,13 +2,16 @@
 firing rates, accumulated outputs and attention views together, plus the energy of the inference.
 
 It follows `session.recording_changed` and `session.timestep_changed`; the scrubber asks the session
-for a timestep. Saving the view as PNG happens here; saving the recording is asked of the files
-controller through `save_recording_requested`.
+for a timestep. Every view uses one time axis, timestep t at x = t + 1 ("t = 1 ... T" as the
+scrubber says). A new recording with no neuron picked shows the most active neuron of the raster's
+layer in the membrane tab. Saving the view as PNG (VTK panes included, as on screen) happens here;
+saving the recording is asked of the files controller through `save_recording_requested`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTabWidget, QWidget
@@ -23,6 +26,9 @@ from spikeview.views.output_view import OutputView
 from spikeview.views.raster_view import RasterView
 from spikeview.views.timestep_scrubber import TimestepScrubber
 from spikeview.views.trace_view import TraceView
+from spikeview.views.volume_view import grab_with_renderings
+
+NO_RECORDING = "No recording yet: run inference, or train with probes on."
 
 
 class DynamicsView(QWidget):
@@ -43,7 +49,8 @@ class DynamicsView(QWidget):
         for widget, title in ((self.raster, "Raster"), (self.traces, "Membrane"), (self.rates, "Firing rates"),
                               (self.outputs, "Outputs"), (self.attention, "Attention"), (self.energy, "Energy")):
             self.tabs.addTab(widget, title)
-        self.source_label = QLabel("No recording yet: run inference or train with probes.")
+        self.source_label = QLabel(NO_RECORDING)
+        self.source_label.setWordWrap(True)
         png = QPushButton("Save PNG…")
         png.clicked.connect(self.ask_save_png)
         npz = QPushButton("Save recording…")
@@ -65,8 +72,20 @@ class DynamicsView(QWidget):
         if analysis is not None:
             self.energy.set_report(analysis.energy)
             self.scrubber.set_timesteps(recording.timesteps)
-            self.source_label.setText(source or f"{len(recording.layers)} spiking layers, T = {recording.timesteps}")
+            self.source_label.setText(f"{source or 'Recording'}: {len(recording.layers)} spiking layers, "
+                                      f"T = {recording.timesteps}")
+            if not self.traces.selected:
+                self._pick_most_active_neuron()
+        else:
+            self.source_label.setText(NO_RECORDING)
         self.show_timestep(self.session.timestep)
+
+    def _pick_most_active_neuron(self) -> None:
+        """The membrane tab shows a neuron at once: the raster layer's most active recorded one."""
+        layer = self.raster.layer
+        if layer is None or layer.spikes.shape[1] == 0:
+            return
+        self.traces.add_neuron(self.raster.layer_box.currentText(), int(np.argmax(layer.spikes.sum(axis=0))))
 
     def show_timestep(self, timestep: int) -> None:
         self.scrubber.show_timestep(timestep)
@@ -75,8 +94,8 @@ class DynamicsView(QWidget):
 
     # ---- exports ---------------------------------------------------------------------------------
     def current_view_image(self) -> QImage:
-        """The visible tab as an image."""
-        return self.tabs.currentWidget().grab().toImage()
+        """The visible tab as an image, as on screen (VTK renderings painted in)."""
+        return grab_with_renderings(self.tabs.currentWidget())
 
     def save_png(self, path: Path) -> Path:
         self.current_view_image().save(str(path))

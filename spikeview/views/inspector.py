@@ -73,7 +73,8 @@ class Inspector(QWidget):
     def _section(self, title: str, values: dict[str, str]) -> None:
         parent = QTreeWidgetItem([title])
         for key, value in values.items():
-            QTreeWidgetItem(parent, [str(key), str(value)])
+            item = QTreeWidgetItem(parent, [str(key), str(value)])
+            item.setToolTip(1, str(value))  # the whole value where the column cuts it
         self.tree.addTopLevelItem(parent)
 
     def texts(self) -> list[str]:

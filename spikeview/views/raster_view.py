@@ -2,15 +2,20 @@
 zoom on neurons with the mouse wheel; clicking a neuron selects it for the membrane traces.
 
 Timesteps up to the cursor are drawn bright, later ones faint, so playing the scrubber animates it.
+Time axis (as in every dynamics view): timestep t is drawn at x = t + 1, the "t = 1 ... T" the
+scrubber shows. A layer silent at the cursor's timestep says so in the plot.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.probe.recording import LayerRecord, Recording
+from spikeview.views.plot_note import PlotNote
+
+NO_RECORDING = "No recording yet: run inference, or train with probes on."
 
 SPIKE_NOW, SPIKE_PAST, SPIKE_LATER = 255, 200, 70
 
@@ -30,6 +35,16 @@ def raster_frame(spikes: np.ndarray, timestep: int) -> np.ndarray:
     image[:, :timestep] = spikes[:timestep].T * np.uint8(SPIKE_PAST)
     image[:, timestep] = spikes[timestep] * np.uint8(SPIKE_NOW)
     return image
+
+
+def silence(layer: LayerRecord, t: int, name: str) -> str:
+    """The sentence for a layer that fired no spike at timestep t (or none at all), else ""."""
+    if layer.spikes[t].any():
+        return ""
+    total = int(layer.spikes.sum())
+    if total == 0:
+        return f"This layer ({name}) fired no spikes at any timestep for this input."
+    return f"This layer ({name}) fired no spikes at t = {t + 1} ({total} spikes at other timesteps)."
 
 
 class RasterView(QWidget):
@@ -52,6 +67,8 @@ class RasterView(QWidget):
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fbbc04", width=2))
         self.plot.addItem(self.cursor)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.note = PlotNote(self.plot)
+        self.note.show(NO_RECORDING)
         top = QHBoxLayout()
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_box, 1)
@@ -88,12 +105,14 @@ class RasterView(QWidget):
         if layer is None:
             self.image.clear()
             self.info.setText("")
+            self.note.show(NO_RECORDING if self.recording is None else "This recording has no spiking layers.")
             return
         self.info.setText(f"{layer.spikes.shape[1]} of {int(np.prod(layer.shape))} neurons, "
                           f"{int(layer.spikes.sum())} spikes, rate {layer.firing_rate:.3f}")
         self._draw()
         if autorange:
-            self.plot.getViewBox().setRange(xRange=(0, layer.spikes.shape[0]), yRange=(0, layer.spikes.shape[1]), padding=0)
+            self.plot.getViewBox().setRange(xRange=(0.5, layer.spikes.shape[0] + 0.5), yRange=(0, layer.spikes.shape[1]),
+                                            padding=0)
 
     def set_timestep(self, timestep: int) -> None:
         self.timestep = timestep
@@ -107,8 +126,11 @@ class RasterView(QWidget):
         if layer is None:
             return
         t = min(self.timestep, layer.spikes.shape[0] - 1)
-        self.image.setImage(raster_frame(layer.spikes, t), autoLevels=False, levels=(0, 255))
-        self.cursor.setPos(t + 0.5)
+        steps, neurons = layer.spikes.shape
+        self.image.setImage(raster_frame(layer.spikes, t), autoLevels=False, levels=(0, 255),
+                            rect=QRectF(0.5, 0, steps, neurons))  # timestep t centred on x = t + 1
+        self.cursor.setPos(t + 1)
+        self.note.set(silence(layer, t, self.layer_box.currentText()))
 
     def _on_click(self, event) -> None:
         layer = self.layer

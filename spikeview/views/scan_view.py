@@ -1,17 +1,23 @@
 """The session's current scan in the centre of the window: a welcome page, one slice view for 2D
 images (and single-slice volumes), or the three orthogonal views with the VTK rendering for 3D
-volumes; its label overlay, window/level presets, colours, and the readout under the mouse."""
+volumes; its label overlay, window/level presets, colours, and the readout under the mouse.
+
+A scan shows with the window the user last chose for it (the session keeps it per file), else its
+default preset; a right-drag is a window chosen by hand. Switching scans clears the readout."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QImage, QPainter
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
-from engine.io.volume import Volume
 from spikeview.resources import WindowPreset
 from spikeview.session import OpenScan, Session
 from spikeview.views.ortho_view import OrthoView
 from spikeview.views.slice_view import SliceView
+
+if TYPE_CHECKING:
+    from engine.io.volume import Volume
 
 AUTO_PRESET, CT_PRESET = "Auto (1-99 %)", "Soft tissue"
 
@@ -50,6 +56,8 @@ class ScanView(QStackedWidget):
             self.addWidget(page)
         self.image_view.cursor_moved.connect(self._describe_voxel)
         self.ortho_view.cursor_moved.connect(self._describe_voxel)
+        self.image_view.levels_changed.connect(self._on_levels_dragged)  # emitted by a right-drag only
+        self.ortho_view.levels_dragged.connect(self._on_levels_dragged)
         session.current_changed.connect(self.show_scan)
         session.label_changed.connect(self._show_label)
         self.show_scan(session.current)
@@ -58,6 +66,7 @@ class ScanView(QStackedWidget):
         return self.ortho_view if self.currentWidget() is self.ortho_view else self.image_view
 
     def show_scan(self, scan: OpenScan | None) -> None:
+        self.cursor_text.emit("")  # the readout was of the scan shown before
         if scan is None:
             self.setCurrentWidget(self.welcome)
             self.image_view.set_volume(None)
@@ -73,7 +82,10 @@ class ScanView(QStackedWidget):
             self.image_view.set_volume(volume, view=None if volume.is_2d else "axial")
             self.setCurrentWidget(self.image_view)
         if not volume.is_rgb:
-            self.apply_window_preset(default_preset(volume))
+            if scan.levels is not None:
+                self.current_view().set_levels(*scan.levels)
+            else:
+                self.apply_window_preset(default_preset(volume), remember=False)
         self.set_colormap(self.colormap)
         self._show_label(scan)
 
@@ -82,7 +94,8 @@ class ScanView(QStackedWidget):
             self.current_view().set_label(scan.label, scan.label_opacity)
 
     # ---- display settings ----------------------------------------------------------------------
-    def apply_window_preset(self, name: str) -> None:
+    def apply_window_preset(self, name: str, remember: bool = True) -> None:
+        """Window the current scan with the preset `name` (kept for the scan when `remember`)."""
         scan = self.session.current
         if scan is None or scan.volume.is_rgb:
             return
@@ -94,6 +107,11 @@ class ScanView(QStackedWidget):
         else:
             low, high = preset.level - preset.window / 2, preset.level + preset.window / 2
         self.current_view().set_levels(low, high)
+        self.session.set_window(scan, (low, high), name, remember=remember)
+
+    def _on_levels_dragged(self, low: float, high: float) -> None:
+        if self.session.current is not None:
+            self.session.set_window(self.session.current, (low, high), "")
 
     def set_colormap(self, name: str) -> None:
         self.colormap = name
@@ -102,22 +120,6 @@ class ScanView(QStackedWidget):
 
     def set_render_preset(self, name: str) -> None:
         self.ortho_view.volume_view.set_preset(name)
-
-    def paint_rendering(self, image: QImage, grabbed: QWidget) -> None:
-        """Paint the VTK rendering into `image`, a grab of `grabbed` (a grab leaves VTK's pane black)."""
-        volume_view = self.ortho_view.volume_view
-        if self.currentWidget() is not self.ortho_view or not (volume_view.available and volume_view.isVisible()):
-            return
-        frame = volume_view.capture()
-        if frame is None:
-            return
-        height, width = frame.shape[:2]
-        rendered = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-        ratio = image.devicePixelRatio()
-        rendered.setDevicePixelRatio(ratio * width / max(1, volume_view.vtk_widget.width() * ratio))
-        painter = QPainter(image)
-        painter.drawImage(volume_view.vtk_widget.mapTo(grabbed, QPoint(0, 0)), rendered)
-        painter.end()
 
     # ---- the readout -------------------------------------------------------------------------------
     def _describe_voxel(self, voxel) -> None:

@@ -3,7 +3,7 @@ moves the cursor to the one chosen."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QWidget
 
 SPEEDS = {"0.5 steps/s": 0.5, "1 step/s": 1.0, "2 steps/s": 2.0, "5 steps/s": 5.0, "10 steps/s": 10.0, "30 steps/s": 30.0}
 
@@ -14,7 +14,8 @@ class TimestepScrubber(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.timesteps = 1
-        self.play_button = QPushButton("▶ Play")
+        self.play_button = QPushButton("Play")  # the style's media icons: drawn, not a font's glyph
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self.set_playing)
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -63,7 +64,9 @@ class TimestepScrubber(QWidget):
         if self.play_button.isChecked() != playing:
             self.play_button.setChecked(playing)  # re-enters through toggled
             return
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
         if playing:
             self.timer.start()
         else:

@@ -7,17 +7,22 @@ black, so `vtk_available()` is False there and the app shows a placeholder inste
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.io.volume import Volume
+from spikeview.views.colormaps import label_lookup_table
 
 
 RENDER_PRESETS = ("CT soft tissue", "CT bone", "MIP", "MR")
+MAX_RENDER_VOXELS = 12_000_000  # larger scans are rendered from every 2nd (3rd...) voxel: a 512 x 512 x 300
+# CT's first shaded frame took 18 s on software OpenGL at full size, and the window waited for it
 
 
 def vtk_available() -> bool:
@@ -86,12 +91,19 @@ def apply_preset(prop, mapper, preset: str, value_range: tuple[float, float], wi
         prop.ShadeOn()
 
 
+def render_step(shape: tuple[int, ...]) -> int:
+    """Every how many voxels the rendering samples a volume of `shape` (1 up to MAX_RENDER_VOXELS)."""
+    return max(1, math.ceil((math.prod(shape) / MAX_RENDER_VOXELS) ** (1 / 3)))
+
+
 def build_pipeline(volume: Volume, renderer, preset: str = "CT soft tissue", window: tuple[float, float] | None = None) -> VolumePipeline:
-    """Add `volume` to a vtkRenderer with a fixed-point ray-cast mapper (fast on software GL)."""
+    """Add `volume` to a vtkRenderer with a fixed-point ray-cast mapper (fast on software GL); a large
+    volume from every `render_step`-th voxel, at the same size in millimetres."""
     from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
     from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
 
-    image = _vtk_image(volume.array, volume.spacing)
+    step = render_step(volume.array.shape[:3])
+    image = _vtk_image(volume.array[::step, ::step, ::step], tuple(s * step for s in volume.spacing))
     mapper = vtkFixedPointVolumeRayCastMapper()
     mapper.SetInputData(image)
     mapper.SetAutoAdjustSampleDistances(1)
@@ -137,18 +149,30 @@ def render_to_array(render_window) -> np.ndarray:
 
 
 class VtkPane(QWidget):
-    """A QWidget holding one VTK render window (trackball camera), or a sentence where VTK cannot draw."""
+    """A QWidget holding one VTK render window (trackball camera), or a sentence where VTK cannot draw.
+
+    The render window is made on first use (`ensure_vtk`), not with the widget: the window of the app
+    shows without waiting for VTK and its OpenGL context."""
 
     def __init__(self, unavailable_text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
         self.available = vtk_available()
+        self.vtk_widget = self.renderer = self.render_window = None
         if not self.available:
             self.placeholder = QLabel(unavailable_text)
             self.placeholder.setWordWrap(True)
-            layout.addWidget(self.placeholder)
-            return
+            self._layout.addWidget(self.placeholder)
+
+    @property
+    def built(self) -> bool:
+        return self.vtk_widget is not None
+
+    def ensure_vtk(self) -> bool:
+        """Make the render window now (if VTK can draw here); True when there is one."""
+        if not self.available or self.built:
+            return self.built
         import vtkmodules.qt
 
         vtkmodules.qt.PyQtImpl = "PySide6"
@@ -159,7 +183,8 @@ class VtkPane(QWidget):
         import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
 
         self.vtk_widget = QVTKRenderWindowInteractor(self)
-        layout.addWidget(self.vtk_widget)
+        self._layout.addWidget(self.vtk_widget)
+        self.vtk_widget.show()  # made after the pane was shown: a new child stays hidden until asked
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(0.05, 0.05, 0.07)
         self.render_window = self.vtk_widget.GetRenderWindow()
@@ -167,51 +192,93 @@ class VtkPane(QWidget):
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
         self.vtk_widget.Initialize()
+        return True
 
     def render(self) -> None:
-        if self.available:
+        if self.built:
             self.render_window.Render()
 
     def capture(self) -> np.ndarray | None:
         """The rendered frame as (H, W, 3) uint8 (widget.grab() would be black for VTK)."""
-        if not self.available:
+        if not self.built:
             return None
         self.render()
         return render_to_array(self.render_window)
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.available:
+        if self.built:
             self.vtk_widget.Finalize()
+        # its OpenGL context is gone: a closed pane never draws again (a late timer must not reach VTK)
+        self.available, self.vtk_widget = False, None
         super().closeEvent(event)
 
 
+def grab_with_renderings(widget: QWidget) -> QImage:
+    """`widget` as an image, with what every visible VTK pane inside it shows painted in (a plain
+    grab() leaves VTK's panes black): what is on screen, for "Save PNG" and screenshots."""
+    image = widget.grab().toImage()
+    ratio = image.devicePixelRatio()
+    painter = QPainter(image)
+    for pane in widget.findChildren(VtkPane):
+        if not (pane.built and pane.isVisible() and pane.vtk_widget.isVisible()):
+            continue
+        frame = pane.capture()
+        height, width = frame.shape[:2]
+        rendered = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+        rendered.setDevicePixelRatio(ratio * width / max(1, pane.vtk_widget.width() * ratio))
+        painter.drawImage(pane.vtk_widget.mapTo(widget, QPoint(0, 0)), rendered)
+    painter.end()
+    return image
+
+
 class VolumeView(VtkPane):
-    """VTK volume rendering of the current scan, or a placeholder where VTK cannot draw."""
+    """VTK volume rendering of the current scan, with its label overlay as coloured surfaces, or a
+    placeholder where VTK cannot draw."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("3D rendering needs a display (VTK); the slice views work without it.", parent)
         self.pipeline: VolumePipeline | None = None
+        self.label_actor = None
+        self.label: Volume | None = None  # the label the surfaces were made from
         self.volume: Volume | None = None
         self.preset = "CT soft tissue"
         self.window: tuple[float, float] | None = None
 
     def set_volume(self, volume: Volume | None, window: tuple[float, float] | None = None) -> None:
         self.volume, self.window = volume, window
-        if not self.available:
+        self.pipeline = self.label_actor = self.label = None
+        if volume is None or volume.spatial_ndim != 3 or min(volume.spatial_shape) < 2:
+            if self.built:
+                self.renderer.RemoveAllViewProps()
+                self.render()
+            return
+        if not self.ensure_vtk():
             return
         self.renderer.RemoveAllViewProps()
-        self.pipeline = None
-        if volume is None or volume.spatial_ndim != 3 or min(volume.spatial_shape) < 2:
-            self.render()
-            return
         self.preset = default_render_preset(volume)
         self.pipeline = build_pipeline(volume, self.renderer, self.preset, window)
         reset_camera_anterior(self.renderer)
         self.render()
 
+    def set_label(self, label: Volume | None, opacity: float = 0.4) -> None:
+        """The label overlay as surfaces (one colour per label value, the slice views' colours), shown
+        unless the overlay's opacity is 0."""
+        if not self.built or self.pipeline is None:
+            return
+        if label is not self.label or self.label_actor is None:
+            if self.label_actor is not None:
+                self.renderer.RemoveActor(self.label_actor)
+            self.label, self.label_actor = label, None
+            if label is not None and label.array.shape == self.volume.array.shape and label.array.any():
+                self.label_actor = label_surfaces(label)
+                self.renderer.AddActor(self.label_actor)
+        if self.label_actor is not None:
+            self.label_actor.SetVisibility(opacity > 0)
+        self.render()
+
     def set_preset(self, preset: str) -> None:
         self.preset = preset
-        if self.available and self.pipeline is not None:
+        if self.pipeline is not None:
             apply_preset(self.pipeline.property, self.pipeline.mapper, preset, self.volume.intensity_range(), self.window)
             self.render()
 
@@ -221,3 +288,25 @@ class VolumeView(VtkPane):
         if self.preset in ("MIP", "MR"):
             self.set_preset(self.preset)
 
+
+def label_surfaces(label: Volume, max_labels: int = 16):
+    """A vtkAssembly with the boundary surface of each label value (discrete flying edges), in the
+    colour the slice views give it. Opaque: translucent geometry does not blend into the ray-cast volume."""
+    from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkAssembly, vtkPolyDataMapper
+
+    image = _vtk_image(np.clip(label.array, 0, 255).astype(np.uint8), label.spacing)
+    colours = label_lookup_table()
+    assembly = vtkAssembly()
+    for value in [int(v) for v in np.unique(label.array) if 0 < v < 256][:max_labels]:
+        surface = vtkDiscreteFlyingEdges3D()
+        surface.SetInputData(image)
+        surface.SetValue(0, value)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(surface.GetOutputPort())
+        mapper.ScalarVisibilityOff()
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetColor(*(colours[value, :3] / 255.0))
+        assembly.AddPart(actor)
+    return assembly

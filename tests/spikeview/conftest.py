@@ -37,6 +37,13 @@ def _isolated_settings(tmp_path_factory, qapp):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings(_isolated_settings):
+    """Every test starts with no remembered layout, data folder, recent files or windows per scan."""
+    QSettings().clear()
+    yield
+
+
 class DialogRecorder:
     """Stands in for QMessageBox so tests never block; remembers every message."""
 

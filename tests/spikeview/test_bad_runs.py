@@ -13,6 +13,7 @@ from engine.errors import UserError
 from engine.options import TrainConfig
 from engine.runs.rundir import RunDir
 from spikeview.controllers.inference import SOURCE_DATASET
+from waiting import wait_idle as _idle
 
 pytestmark = pytest.mark.gui
 
@@ -27,10 +28,6 @@ def materials(tmp_path: Path, volumes_dir: Path, medmnist_root: Path, dicom_writ
     (tmp_path / "input").mkdir()
     return bad_inputs.Materials(tmp_path / "input", volumes_dir, medmnist_root, dicom_writer, trained_run)
 
-
-def _idle(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: not window.runner.active, timeout=60000)
-    qtbot.wait(20)
 
 
 def _engine_sentence(case, path: Path, materials) -> str:

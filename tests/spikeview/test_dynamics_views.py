@@ -62,7 +62,7 @@ def test_inference_panel_shows_probabilities_and_input(qtbot, inferred) -> None:
     outcome = panel.controller.outcome
     assert np.isclose(outcome.result.probabilities.sum(), 1.0) and outcome.result.energy.ann_energy_pj > 0
     assert "confidence" in panel.result_label.text() and session.recording.recording.timesteps == 3
-    assert session.recording_source == "Inference: breastmnist test #3" and panel.run_label.text() == "Run: breast"
+    assert session.recording_source == "Inference with breast: breastmnist test #3" and panel.run_label.text() == "Run: breast"
     panel.resize(900, 400)
     panel.show()
     assert_not_blank(panel.grab().toImage())
@@ -78,10 +78,13 @@ def test_dynamics_views_render_a_recording(qtbot, inferred, tmp_path) -> None:
     dynamics.show_recording(session.recording, "test")
     assert dynamics.energy.report is panel.controller.outcome.result.energy
     layer = next(iter(recording.layers))
+    assert len(dynamics.traces.selected) == 1, "the most active neuron shows without a click"
     dynamics.raster.neuron_selected.emit(layer, 5)
     dynamics.scrubber.set_timestep(2)
-    assert session.timestep == 2
-    assert dynamics.raster.cursor.value() == 2.5 and dynamics.traces.selected == [(layer, 5)]
+    assert session.timestep == 2 and dynamics.scrubber.label.text() == "t = 3 / 3"
+    cursors = [view.cursor.value() for view in (dynamics.raster, dynamics.traces, dynamics.outputs)]
+    assert cursors == [3, 3, 3], "one time axis: timestep t at x = t + 1 in every view"
+    assert dynamics.traces.selected[-1] == (layer, 5)
     assert dynamics.attention.saliency is not None and dynamics.attention.saliency.shape == (28, 28)
     for index in range(dynamics.tabs.count()):
         dynamics.tabs.setCurrentIndex(index)
@@ -138,3 +141,11 @@ def test_attention_blends_into_3d_slices_and_volume(qtbot, medmnist_root) -> Non
     assert_not_blank(attention.planes_3d[0].grab().toImage())
     frame = attention.capture_volume()
     assert frame is not None and frame.std() > 3
+    saved = dynamics.current_view_image()  # "Save PNG": what is on screen, the VTK pane included
+    pane = attention.volume_3d.vtk_widget
+    origin = pane.mapTo(attention, pane.rect().topLeft())
+    ratio = saved.devicePixelRatio()
+    region = saved.copy(int(origin.x() * ratio), int(origin.y() * ratio), int(pane.width() * ratio),
+                        int(pane.height() * ratio)).convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(region.constBits(), np.uint8).reshape(region.height(), region.bytesPerLine())
+    assert pixels[:, : 3 * region.width()].std() > 3, "the VTK pane is in the PNG, not black"

@@ -20,6 +20,7 @@ from torch.overrides import TorchFunctionMode
 
 from engine.options import TrainConfig
 from spikeview.controllers.inference import SOURCE_DATASET, SOURCE_SCAN
+from waiting import wait_idle as _idle
 
 pytestmark = pytest.mark.gui
 
@@ -91,10 +92,6 @@ def test_the_watchdog_sees_reads_and_torch_calls_on_the_gui_thread_only(tmp_path
     assert "zeros" in watchdog.torch_calls[0]
 
 
-def _idle(qtbot, window, timeout: int = 60000) -> None:
-    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
-    qtbot.wait(20)
-
 
 def _main_flows(qtbot, window, dialogs, monkeypatch, volumes_dir: Path, two_series_dir: Path, tmp_path: Path) -> None:
     import spikeview.main_window as main_window
@@ -132,7 +129,7 @@ def _main_flows(qtbot, window, dialogs, monkeypatch, volumes_dir: Path, two_seri
             window.inference_panel.start(source)
         if window.inference.outcome.withheld:  # a network this briefly trained may fire no spikes yet
             window.inference_panel.reveal_button.click()
-    assert session.recording_source == "Inference: open scan"
+    assert session.recording_source == f"Inference with {run.name}: scan {session.current.title}"
     dynamics = window.dynamics
     dynamics.tabs.setCurrentWidget(dynamics.attention)
     for timestep in range(session.recording.recording.timesteps):

@@ -13,14 +13,10 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from spikeview import RESEARCH_NOTICE
+from waiting import wait_idle as _idle
 
 pytestmark = pytest.mark.gui
 
-
-def _idle(qtbot, window, timeout: int = 30000) -> None:
-    """Wait until the window's background jobs have ended and their results arrived."""
-    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
-    qtbot.wait(20)
 
 
 def _open(qtbot, window, *paths) -> None:
@@ -191,6 +187,7 @@ def test_identifiers_are_shown_per_scan_and_never_in_the_title(qtbot, window, di
     array = np.asarray(image.dataobj).astype(np.uint8)[:, :, 20:28]
     values = dicom_writer.identifying_values()
     dicom_writer.write_ct_series(array, image.affine, tmp_path / "scan", extra=values)
+    dicom_writer.write_ct_series(array, image.affine, tmp_path / "copy", extra=values)
     markers = {v for v in values.values() if len(v) >= 6}
     _open(qtbot, window, tmp_path / "scan")
     first = window.session.current
@@ -198,7 +195,9 @@ def test_identifiers_are_shown_per_scan_and_never_in_the_title(qtbot, window, di
     assert not [m for m in markers if m in " ".join(window.inspector.texts())], "hidden until asked"
     window.inspector.show_identifiers.setChecked(True)
     assert f"PatientName={values['PatientName']}" in window.inspector.texts()
-    _open(qtbot, window, tmp_path / "scan")  # the same series opened again is another scan: hidden
+    _open(qtbot, window, tmp_path / "scan")  # the same series opened again: the same scan, as it was
+    assert window.session.current is first and len(window.session.scans) == 1
+    _open(qtbot, window, tmp_path / "copy")  # another scan: hidden
     assert not window.inspector.show_identifiers.isChecked()
     assert not [m for m in markers if m in " ".join(window.inspector.texts())]
     window.session.set_current(first)  # back to the scan whose identifiers were asked for

@@ -9,6 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from waiting import wait_idle as _idle
+
 pytestmark = pytest.mark.gui
 
 N_SLICES = 48
@@ -24,10 +26,6 @@ def gap_series(volumes_dir, dicom_writer, tmp_path_factory) -> Path:
                                  slices=[k for k in range(N_SLICES) if k not in DROPPED])
     return folder
 
-
-def _idle(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: not window.runner.active, timeout=60000)
-    qtbot.wait(20)
 
 
 def test_a_series_with_gaps_is_reopened_resampled_when_the_user_says_so(qtbot, window, dialogs, gap_series) -> None:

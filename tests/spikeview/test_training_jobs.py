@@ -35,6 +35,8 @@ def panel(qtbot, tmp_path, medmnist_root):
     qtbot.addWidget(widget)
     widget.resize(1100, 600)
     widget.show()
+    with qtbot.waitSignal(widget.controller.choices_ready, timeout=60000):
+        widget.controller.load_choices()  # the main window asks once the engine has started
     yield widget
     runner.cancel_all()
     runner.wait(20000)
@@ -61,7 +63,7 @@ def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root,
     assert ended.args[1] == "finished"
     assert len(epochs) == 1 and {"train_loss", "val_acc", "val_auc", "images_per_s"} <= set(epochs[0])
     assert len(probes) == 2 and probes[-1].layers and probes[-1].timesteps == 2
-    assert panel.session.recording_source == "Training probe (val sample)"
+    assert panel.session.recording_source == "Training probe: one, first val sample, step 2"
     assert curves and curves[0].confusion.matrix.sum() > 0 and curves[0].roc
     run = tmp_path / "runs" / "one"
     assert {"config.json", "metrics.jsonl", "best.safetensors", "last.safetensors"} <= {p.name for p in run.iterdir()}
@@ -138,3 +140,28 @@ def test_failing_training_arrives_as_a_dialog(qtbot, window, dialogs, tmp_path) 
     qtbot.waitUntil(lambda: not window.training.running and not window.busy, timeout=30000)
     assert "failed" in window.training_panel.progress.format()
     assert window.isVisible() and len(dialogs.errors) == 1 and "breastmnist" in dialogs.errors[0].lower()
+
+
+def test_a_training_run_uses_the_thread_count_set_now(qtbot, tmp_path, medmnist_root) -> None:
+    """OpenMP keeps torch's thread count per thread: a pool thread that ran torch before would train
+    with the count of that time. A run has a thread of its own, so the count set now holds."""
+    import torch
+
+    before = torch.get_num_threads()
+    session = Session(data_root=medmnist_root)
+    runner = JobRunner(max_threads=1)
+    try:
+        torch.set_num_threads(2)
+        warm = runner.run("torch on the pool", lambda _p, _c: torch.ones(512, 512).sum().item())
+        qtbot.waitUntil(lambda: warm.done, timeout=10000)
+        torch.set_num_threads(1)  # as a thread setting applied after start-up would
+        controller = TrainingController(session, runner)
+        with qtbot.waitSignal(controller.started, timeout=60000) as started:
+            job = controller.start(tiny_config(medmnist_root, probe_every=0), tmp_path / "threads")
+        assert started.args[0]["threads"] == 1
+        job.cancel()
+        with qtbot.waitSignal(controller.run_ended, timeout=60000):
+            pass
+    finally:
+        torch.set_num_threads(before)
+        runner.wait(20000)

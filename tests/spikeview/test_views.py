@@ -12,14 +12,10 @@ from engine.io import AXIAL, load
 from spikeview.panels.dataset_browser import PAGE_SIZE
 from spikeview.views.ortho_view import OrthoView
 from spikeview.views.slice_view import SliceView
+from waiting import wait_idle as _idle
 
 pytestmark = pytest.mark.gui
 
-
-def _idle(qtbot, window, timeout: int = 30000) -> None:
-    """Wait until the window's background jobs have ended and their results arrived."""
-    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
-    qtbot.wait(20)
 
 
 class FakeDrag:

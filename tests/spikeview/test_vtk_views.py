@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 
 from engine.io import load
+from waiting import wait_idle as _idle
 
 pytestmark = [pytest.mark.gui, pytest.mark.vtk]
 
-
-def _idle(qtbot, window, timeout: int = 30000) -> None:
-    """Wait until the window's background jobs have ended and their results arrived."""
-    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
-    qtbot.wait(20)
 
 
 def _not_blank(pixels: np.ndarray) -> None:
@@ -62,3 +58,24 @@ def test_main_window_screenshot_includes_vtk(qtbot, window, volumes_dir: Path) -
     region = pixels[int(origin.y() * ratio): int((origin.y() + vtk_widget.height()) * ratio),
                     int(origin.x() * ratio): int((origin.x() + vtk_widget.width()) * ratio)]
     _not_blank(region)
+
+
+def test_the_label_overlay_is_in_the_3d_rendering(qtbot, window, dialogs, volumes_dir: Path) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    dialogs.answer = QMessageBox.StandardButton.No  # the label is opened by hand below
+    window.resize(1600, 1000)
+    window.open_paths([volumes_dir / "brain1_image.nrrd"])
+    _idle(qtbot, window)
+    view = window.scan_view.ortho_view.volume_view
+    qtbot.waitUntil(lambda: view.pipeline is not None, timeout=30000)
+    view.set_preset("MIP")
+    without = view.capture()
+    window.files.open_label(volumes_dir / "brain1_label.nrrd")
+    _idle(qtbot, window)
+    assert view.label_actor is not None and view.label is window.session.current.label
+    with_label = view.capture()
+    reddish = lambda frame: (frame[..., 0].astype(int) - frame[..., 1]) > 40  # noqa: E731 - label 1 is red
+    assert reddish(with_label).sum() > 20 + reddish(without).sum(), "the lesion's surface is drawn"
+    window.session.set_label_opacity(window.session.current, 0.0)  # the overlay off: in 3D too
+    assert not view.label_actor.GetVisibility()
