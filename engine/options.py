@@ -17,6 +17,8 @@ from engine.errors import UserError
 
 ENCODERS = ("direct", "poisson", "latency")
 LOSSES = ("tet", "ce")
+CLASS_WEIGHTS = ("none", "balanced")
+TEST_TIME_AUGMENTATIONS = ("none", "flip")
 ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
 DEVICES = ("auto", "cpu", "cuda")
 SIZES = (28, 64, 128, 224)
@@ -67,6 +69,18 @@ class TrainConfig:
                        label="Loss", choices=LOSSES)
     tet_lambda: float = option(0.05, "weight of TET's regulariser", minimum=0.0, flag="-")
     tet_phi: float = option(1.0, "target of TET's regulariser", flag="-")
+    label_smoothing: float = option(0.0, "label smoothing of the cross entropy (0: none)", label="Label smoothing",
+                                    minimum=0.0, maximum=0.5, step=0.05)
+    class_weights: str = option("none", "balanced: weigh each class by the inverse of its training frequency",
+                                choices=CLASS_WEIGHTS)
+    ema_epochs: float = option(0.0, "an exponential moving average of the weights, evaluated and saved in their "
+                                    "place: its horizon in epochs (0: off)", label="Weight average (epochs)",
+                               minimum=0.0, maximum=100.0, step=0.5, off_text="off")
+    mixup: float = option(0.0, "mixup: Beta(a, a) blends of pairs of training images and their labels "
+                               "(0: off; e.g. 0.2)", minimum=0.0)
+    tta: str = option("none", "test-time augmentation: flip averages the outputs of the image and its mirror "
+                              "image (where the labels allow mirroring)", label="Test-time augmentation",
+                      choices=TEST_TIME_AUGMENTATIONS)
     augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
     enhance: str = option("none", "contrast enhancement applied to every image", choices=ENHANCEMENTS)
     device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)

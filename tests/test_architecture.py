@@ -17,6 +17,7 @@ DATA_TYPES = {
     "engine.probe.recording": {"Recording", "LayerRecord", "RecordingAnalysis", "NeuronRates"},
     "engine.data.spec": {"DatasetSpec", "SPLITS"},
     "engine.data.medmnist": {"DatasetFile"},
+    "engine.runs.calibration": {"Calibration", "ReliabilityBins"},
 }
 # Panels build forms from the options too.
 FORM_TYPES = {**DATA_TYPES, "engine.options": {"Option", "TrainConfig"}}

@@ -27,8 +27,10 @@ from engine.data.pipeline import Preprocessing, SplitTensors, load_split_tensors
 from engine.data.transforms import AugmentConfig, augment, augmentation_for
 from engine.device import autocast_for, pick_device
 from engine.errors import UserError
-from engine.learning.evaluation import evaluate_split
-from engine.learning.losses import training_loss
+from engine.learning.calibration import calibrate_run
+from engine.learning.ema import WeightAverage
+from engine.learning.evaluation import evaluate_split, metrics_from_logits, split_logits
+from engine.learning.losses import LossTerms, balanced_class_weights, training_loss
 from engine.learning.metrics import evaluate_scores
 from engine.models import build_model, count_parameters
 from engine.models.energy import estimate_energy
@@ -39,6 +41,7 @@ from engine.runs.rundir import RunDir
 from engine.runs.selection import selection_score
 
 log = logging.getLogger(__name__)
+AVERAGE_TAG = "average"  # the checkpoint of the moving average of the weights (resume)
 
 
 @dataclass
@@ -93,6 +96,11 @@ class Trainer:
         self.probe = probe
         self._stop = threading.Event()
         self.device = pick_device(config.device)
+
+    @property
+    def evaluated_model(self) -> torch.nn.Module:
+        """The weights that are evaluated and saved as `best`: the moving average when there is one."""
+        return self.average.model if self.average is not None else self.model
 
     def stop(self) -> None:
         """Ask the training to stop after the current batch (thread-safe)."""
@@ -157,6 +165,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self._load_data()
         self.model = build_model(cfg, self.spec).to(self.device)
+        self._prepare_loss_and_average()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -164,6 +173,7 @@ class Trainer:
             optimizer, warmup_cosine(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
         if self.resume:
             start_epoch, best_score = self._restore(optimizer, schedule)
+            self._restore_average()
         else:
             start_epoch, best_score = 0, -math.inf
             self.run_dir.write_config(self._run_config())
@@ -181,6 +191,8 @@ class Trainer:
                     return self._finish_cancelled(epoch, best_score)
                 loss, scores = self._train_step(images, labels, optimizer, augment_cfg, gen)
                 schedule.step()
+                if self.average is not None:
+                    self.average.update(self.model)
                 train_loss += loss * len(labels)
                 count += len(labels)
                 seen_labels.append(labels.numpy())
@@ -193,7 +205,7 @@ class Trainer:
             seconds = time.perf_counter() - epoch_start
             images_seen += count
             train_seconds += seconds
-            val = evaluate_split(self.model, self.splits["val"], self.spec, cfg, self.device)
+            val = evaluate_split(self.evaluated_model, self.splits["val"], self.spec, cfg, self.device)
             score = selection_score(val["acc"], val["auc"])
             improved = score > best_score
             best_score = max(best_score, score)
@@ -204,8 +216,10 @@ class Trainer:
             self.run_dir.append_metrics(row)
             info = {"epoch": epoch, "best_score": best_score, "val": val, "scheduler": schedule.state_dict()}
             self.run_dir.save_checkpoint("last", self.model, info, optimizer)
+            if self.average is not None:
+                self.run_dir.save_checkpoint(AVERAGE_TAG, self.average.model, {"updates": self.average.updates})
             if improved:
-                self.run_dir.save_checkpoint("best", self.model, info)
+                self.run_dir.save_checkpoint("best", self.evaluated_model, info)
             self._emit(TrainEvent("epoch", epoch=epoch, step=(epoch + 1) * steps_per_epoch,
                                   total_steps=total_steps, metrics=row))
         return self._finish(images_seen / train_seconds if train_seconds else float("nan"))
@@ -216,14 +230,44 @@ class Trainer:
         cfg = self.config
         batch = augment(to_unit_float(images), augment_cfg, gen).to(self.device)
         labels = labels.to(self.device)
+        batch, terms = self._mixup(batch, labels, gen)
         with autocast_for(self.device):
             outputs = self.model(encode(batch, cfg.timesteps, cfg.encoder, gen)).float()
-        loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi)
+        loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi, terms)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         functional.reset_net(self.model)
         return loss.item(), scores_from_outputs(outputs.detach(), self.spec.multi_label).cpu().numpy()
+
+    # -- loss extras and weight averaging ------------------------------------------------
+    def _prepare_loss_and_average(self) -> None:
+        cfg = self.config
+        weights = None
+        if cfg.class_weights == "balanced":
+            weights = balanced_class_weights(self.splits["train"].labels.numpy(), self.spec.num_classes,
+                                             self.spec.multi_label).to(self.device)
+        self.loss_terms = LossTerms(cfg.label_smoothing, weights)
+        steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
+        decay = 1 - 1 / max(cfg.ema_epochs * steps_per_epoch, 1)
+        self.average = WeightAverage(self.model, decay) if cfg.ema_epochs > 0 else None
+
+    def _restore_average(self) -> None:
+        if self.average is not None and self.run_dir.has_checkpoint(AVERAGE_TAG):
+            saved = self.run_dir.load_checkpoint(AVERAGE_TAG)
+            load_weights(self.average.model, saved.model_state, self.run_dir.path)
+            self.average.updates = saved.info.get("updates", 0)
+
+    def _mixup(self, batch: torch.Tensor, labels: torch.Tensor, gen: torch.Generator
+               ) -> tuple[torch.Tensor, LossTerms]:
+        """Blend each image with a partner from the batch (mixup); the loss weighs both labels alike."""
+        alpha = self.config.mixup
+        if alpha <= 0:
+            return batch, self.loss_terms
+        mix = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen))).beta(alpha, alpha))
+        partner = torch.randperm(len(batch), generator=gen).to(batch.device)
+        terms = LossTerms(self.loss_terms.label_smoothing, self.loss_terms.class_weights, labels[partner], mix)
+        return mix * batch + (1 - mix) * batch[partner], terms
 
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
         sample = to_unit_float(self.splits["val"].images[:1])[0]
@@ -237,7 +281,10 @@ class Trainer:
         best = self.run_dir.load_checkpoint("best")
         load_weights(self.model, best.model_state, self.run_dir.path)
         val = best.info["val"]
-        test = evaluate_split(self.model, self.splits["test"], self.spec, self.config, self.device)
+        test_logits, test_loss = split_logits(self.model, self.splits["test"], self.spec, self.config, self.device)
+        test = metrics_from_logits(test_logits, test_loss, self.splits["test"], self.spec)
+        calibration = calibrate_run(self.model, self.splits, self.spec, self.config, self.device, self.run_dir,
+                                    test_logits)
         summary = {
             "status": "finished",
             "dataset": self.spec.flag,
@@ -250,6 +297,7 @@ class Trainer:
             **{f"test_{k}": v for k, v in test.items()},
             "train_images_per_s": images_per_s,
             "energy": self._energy(),
+            "calibration": calibration.summary(),
             "train_seconds": sum(r["seconds"] for r in self.run_dir.read_metrics()),
             "run_dir": str(self.run_dir.path),
         }

@@ -19,6 +19,7 @@ from engine.device import pick_device
 from engine.errors import UserError
 from engine.models.registry import create_model
 from engine.options import TrainConfig
+from engine.runs.calibration import Calibration, read_calibration
 from engine.runs.rundir import RunDir
 
 
@@ -61,10 +62,15 @@ class LoadedRun:
     task: str
     label_names: list[str]
     device: torch.device
+    calibration: Calibration | None = None  # temperature scaling fitted on val (runs trained since it exists)
 
     @property
     def multi_label(self) -> bool:
         return self.task.startswith("multi-label")
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration is not None else 1.0
 
 
 def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", device: str = "auto") -> LoadedRun:
@@ -85,4 +91,4 @@ def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", devi
     names = [labels[str(i)] for i in range(len(labels))]
     if not names:
         raise UserError(f"The run {run.path} has no label names in its config.")
-    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device)
+    return LoadedRun(run.path, model, config, prep, spec.task, names, torch_device, read_calibration(run.path))

@@ -1,7 +1,9 @@
 """Inference from a trained run on a dataset sample, an array, or a scan file, as the run was trained.
 
 The model comes from `engine.models.load_for_run` (batch norm folded), the input goes through the
-run's own preprocessing; the recorded dynamics and the energy of the inference are optional.
+run's own preprocessing; the recorded dynamics and the energy of the inference are optional. The
+probabilities are computed as the run was evaluated (averaged over its test-time views), and also
+divided by the run's calibration temperature where it has one.
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from spikingjelly.activation_based import functional
 from engine.data.catalog import get_spec, load_split
 from engine.data.encoders import encode
 from engine.data.pipeline import prepare_array
+from engine.data.transforms import test_time_flips
 from engine.errors import UserError
 from engine.models.energy import EnergyReport
 from engine.models.loading import LoadedRun, load_for_run
-from engine.models.outputs import scores_from_outputs
+from engine.models.outputs import probabilities_from_logits
 from engine.probe.analysis import sample_energy
 from engine.probe.recorder import DEFAULT_MAX_NEURONS, record_sample
 from engine.probe.recording import Recording
@@ -32,10 +35,16 @@ class InferenceResult:
     model_input: np.ndarray  # [C, *spatial]: what the model actually saw
     recording: Recording | None = None
     energy: EnergyReport | None = None
+    calibrated_probabilities: np.ndarray | None = None  # after the run's temperature scaling, if it has one
+    temperature: float = 1.0
 
     def to_dict(self) -> dict:
-        return {"probabilities": [float(p) for p in self.probabilities],
-                "predicted_label": self.predicted_label, "label_name": self.label_name}
+        out = {"probabilities": [float(p) for p in self.probabilities],
+               "predicted_label": self.predicted_label, "label_name": self.label_name}
+        if self.calibrated_probabilities is not None:
+            out["calibrated_probabilities"] = [float(p) for p in self.calibrated_probabilities]
+            out["temperature"] = self.temperature
+        return out
 
 
 def read_input(source: str | Path | np.ndarray, split: str = "test", index: int = 0, geometry: str = "as_is") -> np.ndarray:
@@ -78,12 +87,28 @@ def infer_prepared(loaded: LoadedRun, sample: torch.Tensor, record: bool = False
     if record:
         recording = record_sample(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device,
                                   loaded.label_names, loaded.multi_label, max_neurons)
-        probabilities = recording.probabilities
-    else:
-        outputs = loaded.model(encode(sample.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
-        functional.reset_net(loaded.model)
-        probabilities = scores_from_outputs(outputs.float(), loaded.multi_label)[0].cpu().numpy()
+    logits = _mean_logits(loaded, sample, recording)
+    probabilities = probabilities_from_logits(logits, loaded.multi_label).numpy()
+    calibrated = None
+    if loaded.calibration is not None:
+        calibrated = probabilities_from_logits(logits, loaded.multi_label, loaded.temperature).numpy()
     report = sample_energy(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device) if energy else None
     predicted = int(np.argmax(probabilities))
     return InferenceResult(probabilities, predicted, loaded.label_names[predicted], sample.cpu().numpy(),
-                           recording, report)
+                           recording, report, calibrated, loaded.temperature)
+
+
+def _mean_logits(loaded: LoadedRun, sample: torch.Tensor, recording: Recording | None) -> torch.Tensor:
+    """Time-averaged scores [classes], averaged over the run's test-time views (the recording, when
+    there is one, already holds the image's own)."""
+    cfg = loaded.config
+    views = []
+    for dims in test_time_flips(loaded.label_names, cfg.tta):
+        if not dims and recording is not None:
+            views.append(torch.from_numpy(recording.outputs).float().mean(0))
+            continue
+        image = sample.flip(dims) if dims else sample
+        outputs = loaded.model(encode(image.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
+        functional.reset_net(loaded.model)
+        views.append(outputs.float().mean(0)[0].cpu())
+    return torch.stack(views).mean(0)

@@ -16,6 +16,7 @@ from engine.models import LoadedRun, load_for_run
 from engine.probe.analysis import analyse
 from engine.probe.inference import InferenceResult, infer, run_dataset_sample
 from engine.probe.recording import RecordingAnalysis
+from engine.runs.calibration import Calibration
 from spikeview.jobs import Job, JobRunner
 from spikeview.session import Session
 
@@ -28,6 +29,7 @@ class InferenceOutcome:
     analysis: RecordingAnalysis
     source: str  # which sample, in words
     label_names: list[str]
+    calibration: Calibration | None = None  # the run's temperature scaling and reliability (None: not calibrated)
 
 
 class InferenceController(QObject):
@@ -59,7 +61,7 @@ class InferenceController(QObject):
             sample, described = (array, "open scan") if array is not None else run_dataset_sample(loaded, split, index)
             result = infer(loaded, sample, record=True, energy=True)
             return loaded, InferenceOutcome(result, analyse(result.recording, result.energy), described,
-                                            loaded.label_names)
+                                            loaded.label_names, loaded.calibration)
 
         return self.runner.run(f"Inference with {Path(path).name}", work, on_success=self._on_done,
                                on_failure=self.failed.emit)

@@ -22,6 +22,7 @@ from engine.models import list_models
 from engine.options import TrainConfig
 from engine.probe.analysis import analyse
 from engine.probe.recorder import record_sample
+from engine.recipes import recommended
 from engine.runs.listing import new_run_path, write_metrics_csv
 from engine.runs.rundir import RunDir
 from spikeview.jobs import Job, JobCancelled, JobRunner
@@ -134,6 +135,7 @@ class TrainingController(QObject):
     # the Trainer's summary (finished) or {"message": ...} (failed)
     run_opened = Signal(object)  # RunRecord
     accelerator_described = Signal(str)
+    recommended_settings = Signal(object)  # TrainConfig: a dataset's recommended settings (engine.recipes)
     csv_written = Signal(object)  # Path
     failed = Signal(str)
 
@@ -148,9 +150,19 @@ class TrainingController(QObject):
         """The values of the options that come from the catalog and the registry."""
         return {"dataset": list_datasets(), "model": list_models()}
 
-    def config(self, values: dict) -> TrainConfig:
-        """A run's settings from the form's values, reading the datasets in the session's data root."""
-        return TrainConfig(**values, data_root=str(self.session.data_root))
+    def config(self, values: dict, base: TrainConfig | None = None) -> TrainConfig:
+        """A run's settings from the form's values over `base` (the settings the form was filled from,
+        such as a recipe: it keeps the options the form does not show), reading the session's data root."""
+        kept = base.to_dict() if base is not None else {}
+        return TrainConfig(**{**kept, **values, "data_root": str(self.session.data_root)})
+
+    def recommend(self, dataset: str, size: int) -> Job:
+        """The recommended settings of a dataset and size (its recipe), reading the session's data root."""
+        def work(_progress, _cancelled) -> TrainConfig:
+            return recommended(dataset, size).config(data_root=str(self.session.data_root))
+
+        return self.runner.run(f"Recommended settings for {dataset}", work, on_success=self.recommended_settings.emit,
+                               on_failure=self.failed.emit)
 
     @property
     def running(self) -> bool:

@@ -12,6 +12,7 @@ from spikeview.controllers.inference import SOURCE_DATASET, SOURCE_SCAN, Inferen
 from spikeview.jobs import Job
 from spikeview.session import Session
 from spikeview.views.prediction_view import PredictionView
+from spikeview.views.reliability_view import ReliabilityView
 
 NO_RUN = "No run chosen: select one in the runs list."
 
@@ -49,6 +50,8 @@ class InferencePanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(holder)
         layout.addWidget(self.prediction, 2)
+        self.reliability = ReliabilityView()
+        layout.addWidget(self.reliability, 1)
         session.run_changed.connect(self._show_run)
         self._show_run(session.run)
         controller.finished.connect(self.show_outcome)
@@ -70,3 +73,6 @@ class InferencePanel(QWidget):
         self.result_label.setText(f"<b>{result.label_name}</b><br>confidence {confidence:.1%}<br>{outcome.source}")
         self.prediction.show_prediction(result.model_input, result.probabilities, outcome.label_names,
                                         result.predicted_label)
+        calibrated = result.calibrated_probabilities
+        calibrated_confidence = float(calibrated[result.predicted_label]) if calibrated is not None else float("nan")
+        self.reliability.show_calibration(outcome.calibration, confidence, calibrated_confidence)

@@ -36,6 +36,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.session, self.controller = session, controller
         self.run_path: Path | None = None
+        self.base_config: TrainConfig | None = None  # what the form was last filled from (a recipe, a run)
         self.plots = TrainingCurvesView()
         layout = QHBoxLayout(self)
         layout.addWidget(self._build_form(), 0)
@@ -48,12 +49,17 @@ class TrainingPanel(QWidget):
         controller.run_ended.connect(self._on_ended)
         controller.run_opened.connect(self.show_record)
         controller.accelerator_described.connect(self.cuda_label.setText)
+        controller.recommended_settings.connect(self.show_settings)
         controller.describe_accelerator()
 
     def _build_form(self) -> QWidget:
         self.form = OptionForm(self.controller.form_choices())
         self.cuda_label = QLabel("CUDA: …")
         self.form.insertRow(self.form.getWidgetPosition(self.form.widgets["device"])[0] + 1, "", self.cuda_label)
+        self.recommend_button = QPushButton("Recommended settings")
+        self.recommend_button.setToolTip("The recipe measured for the chosen dataset and size (docs/results.md)")
+        self.recommend_button.clicked.connect(self.recommend)
+        self.form.insertRow(self.form.getWidgetPosition(self.form.widgets["size"])[0] + 1, "", self.recommend_button)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button = QPushButton("Cancel")
@@ -77,13 +83,23 @@ class TrainingPanel(QWidget):
 
     # ---- requests --------------------------------------------------------------------------------
     def config(self) -> TrainConfig:
-        return self.controller.config(self.form.values())
+        return self.controller.config(self.form.values(), self.base_config)
+
+    def show_settings(self, config: TrainConfig) -> None:
+        """Fill the form from `config`; the options it does not show are kept for the next start."""
+        self.base_config = config
+        self.form.set_values(config)
 
     def start(self, config: TrainConfig | None = None, run_path: Path | None = None) -> TrainJob | None:
         """Train with the form's settings (or `config`, shown in the form) into `run_path` or a new folder."""
         if config is not None:
             self.form.set_values(config)
         return self._launched(self.controller.start(config or self.config(), run_path))
+
+    def recommend(self) -> None:
+        """Fill the form with the recommended settings of the dataset and size it shows."""
+        values = self.form.values()
+        self.controller.recommend(values["dataset"], values["size"])
 
     def resume(self, run_path: Path | None = None) -> TrainJob | None:
         return self._launched(self.controller.resume(run_path or self.run_path, self.config()))
@@ -149,7 +165,7 @@ class TrainingPanel(QWidget):
         if record.path != self.run_path:
             self.plots.clear()
         self.run_path = record.path
-        self.form.set_values(record.config)
+        self.show_settings(record.config)
         self.plots.show_rows(record.rows)
         self.progress.setValue(0)
         self.progress.setFormat(f"{len(record.rows)}/{record.config.epochs} epochs")
