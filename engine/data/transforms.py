@@ -86,7 +86,7 @@ def augmentation_for(label_names: list[str] | dict, enabled: bool = True) -> Aug
     return AugmentConfig(flip=not lateral)
 
 
-def test_time_flips(label_names: list[str] | dict, tta: str) -> list[tuple[int, ...]]:
+def tta_flips(label_names: list[str] | dict, tta: str) -> list[tuple[int, ...]]:
     """The views averaged at test time, as tensor dims to flip: the image itself, plus its mirror image
     (last axis) under `tta="flip"` where mirroring keeps the label (see `augmentation_for`)."""
     if tta == "none" or not augmentation_for(label_names).flip:

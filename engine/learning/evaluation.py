@@ -12,7 +12,7 @@ from spikingjelly.activation_based import functional
 from engine.data.encoders import encode
 from engine.data.pipeline import SplitTensors, to_unit_float
 from engine.data.spec import DatasetSpec
-from engine.data.transforms import test_time_flips
+from engine.data.transforms import tta_flips
 from engine.device import autocast_for
 from engine.learning.losses import mean_output_loss
 from engine.learning.metrics import evaluate_scores
@@ -55,7 +55,7 @@ def split_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, 
                  device: torch.device) -> tuple[np.ndarray, float]:
     """`predict_logits` as a run's config asks (its timesteps, encoder and test-time augmentation)."""
     return predict_logits(model, data, spec, config.timesteps, config.encoder, device, config.eval_batch_size,
-                          test_time_flips(spec.labels, config.tta))
+                          tta_flips(spec.labels, config.tta))
 
 
 def metrics_from_logits(logits: np.ndarray, loss: float, data: SplitTensors, spec: DatasetSpec) -> dict:

@@ -17,7 +17,7 @@ from spikingjelly.activation_based import functional
 from engine.data.catalog import get_spec, load_split
 from engine.data.encoders import encode
 from engine.data.pipeline import prepare_array
-from engine.data.transforms import test_time_flips
+from engine.data.transforms import tta_flips
 from engine.errors import UserError
 from engine.models.energy import EnergyReport
 from engine.models.loading import LoadedRun, load_for_run
@@ -103,7 +103,7 @@ def _mean_logits(loaded: LoadedRun, sample: torch.Tensor, recording: Recording |
     there is one, already holds the image's own)."""
     cfg = loaded.config
     views = []
-    for dims in test_time_flips(loaded.label_names, cfg.tta):
+    for dims in tta_flips(loaded.label_names, cfg.tta):
         if not dims and recording is not None:
             views.append(torch.from_numpy(recording.outputs).float().mean(0))
             continue

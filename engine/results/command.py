@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.results.jobs import ABLATION_SETS, QUICK, Runner, ablation_jobs, files_found, read_results, table_jobs
-from engine.results.report import Page, write_page
+from engine.results.report import Page, update_readme, write_page
 
 REPO = Path(__file__).resolve().parents[2]
 PARTS = ("table", "ablations")
@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--only", nargs="+", metavar="FLAG", help="these datasets only")
     parser.add_argument("--ablation-sets", nargs="+", default=list(ABLATION_SETS), metavar="FLAG")
+    parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
+                                                             "(default: each set's recipe)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
                                                              "written away from docs/ unless --out says otherwise")
     parser.add_argument("--jobs", type=int, default=1, help="trainings side by side")
@@ -41,6 +43,8 @@ def _command(args: argparse.Namespace, part: str) -> str:
         words.append(f"--seeds {args.seeds}")
     if part == "ablations" and list(args.ablation_sets) != list(ABLATION_SETS):
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
+    if part == "ablations" and args.ablation_epochs:
+        words.append(f"--ablation-epochs {args.ablation_epochs}")
     if args.quick:
         words.append("--quick")
     return " ".join(words)
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if "table" in args.parts:
         jobs += table_jobs(files, 1 if args.quick else args.seeds, extra)
     if "ablations" in args.parts:
-        jobs += ablation_jobs(files, tuple(args.ablation_sets), extra)
+        shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
+        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra})
     failed = []
     if not args.report_only:
         runner = Runner(runs, data_root, args.device, args.jobs, args.threads, args.nice)
@@ -69,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("%d runs to train (%d already finished) into %s", todo, len(jobs) - todo, runs)
         failed = runner.run_all(jobs, lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name))
     page = Page(_command(args, "table"), _command(args, "ablations"), runs, args.reference, args.quick)
-    path = write_page(read_results(runs), page, out)
+    results = read_results(runs)
+    path = write_page(results, page, out)
     logging.info("wrote %s", path)
+    if not args.quick and out.resolve() == (REPO / "docs/results.md").resolve():
+        update_readme(REPO / "README.md", results, page, "docs/results.md")
     return 1 if failed else 0

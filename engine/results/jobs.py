@@ -56,7 +56,10 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.flag}_{self.size}/{self.kind}-{self.variant}-seed{self.seed}"
+        """The run folder's name (with the epochs when a job changes the recipe's, so no run is reused
+        for another schedule)."""
+        epochs = f"-e{self.options['epochs']}" if "epochs" in self.options else ""
+        return f"{self.flag}_{self.size}/{self.kind}-{self.variant}{epochs}-seed{self.seed}"
 
     def settings(self) -> dict:
         """The full training settings: the recipe, then the job's own options and its seed."""

@@ -137,7 +137,8 @@ def ablation_tables(results: list[dict]) -> list[str]:
     lines = []
     for (flag, size), runs in _group(results, "ablation").items():
         by_variant = {r["job"]["variant"]: r for r in runs}
-        lines += [f"### {_title(flag, size)}", "",
+        epochs = sorted({r["epochs"] for r in runs})
+        lines += [f"### {_title(flag, size)} ({', '.join(map(str, epochs))} epochs)", "",
                   "| variant | test ACC | test AUC | val ACC | val AUC | firing rate | energy / inference "
                   "| training time |", "|---|---|---|---|---|---|---|---|"]
         for variant, (text, _) in ABLATIONS.items():
@@ -179,6 +180,23 @@ def _commit() -> str:
         return "unknown"
 
 
+README_BEGIN, README_END = "<!-- begin: results table, written by scripts/results.py -->", "<!-- end: results table -->"
+
+
+def update_readme(readme: Path, results: list[dict], page: Page, page_link: str) -> bool:
+    """Put the recipe table between the README's results markers; False when it has none."""
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    block = [README_BEGIN, "```bash", page.table_command, "```", "",
+             *main_table(results, read_baselines(page.reference)), "",
+             f"Every run, energy, calibration, curves and the ablations: [{page_link}]({page_link}).", README_END]
+    readme.write_text(head + "\n".join(block) + tail)
+    return True
+
+
 def write_page(results: list[dict], page: Page, out: Path) -> Path:
     """docs/results.md (or `out`) and its plots, in a folder beside it named after it."""
     baselines = read_baselines(page.reference)
@@ -212,7 +230,7 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
     ablations = ablation_tables(results)
     if ablations:
         lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
-                  "One change at a time from the recipe (seed 0, the recipe's schedule): loss, timesteps, "
+                  "One change at a time from the recipe (seed 0, the epochs named with each set): loss, timesteps, "
                   "augmentation, contrast enhancement, shortcut. Firing rate: spikes per neuron per timestep over "
                   "every spiking neuron; energy per inference as above.", ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
