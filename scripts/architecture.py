@@ -43,7 +43,8 @@ LAYERS: dict[str, list[list[str]]] = {
         ["spikeview.session", "spikeview.app_info"],
         ["spikeview.controllers", "spikeview.views"],
         ["spikeview.panels"],
-        ["spikeview.main_window", "spikeview.selftest"],
+        ["spikeview.main_window"],
+        ["spikeview.selftest"],
         ["spikeview.app"],
     ],
 }
