@@ -1,4 +1,4 @@
-"""`spikeview-engine`: datasets, train, tune, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
+"""`spikeview-engine`: datasets, recipes, train, tune, eval, inspect, infer, bench (and snndeep). The last stdout line is JSON.
 
 User mistakes (a missing file, a wrong option) end with one sentence on stderr and exit status 2.
 """
@@ -94,8 +94,9 @@ def _model_overrides(text: str | None) -> dict:
     return value
 
 
-def add_train_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per `TrainConfig` option (engine.options): its default, choices and help."""
+def add_train_options(parser: argparse.ArgumentParser, only_given: bool = False) -> None:
+    """One flag per `TrainConfig` option (engine.options): its default, choices and help. With
+    `only_given`, an option left out is absent from the parsed namespace (so a recipe can fill it)."""
     from engine.models import list_models
 
     for item in fields(TrainConfig):
@@ -104,23 +105,35 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
             continue
         flag = how.flag or "--" + name.replace("_", "-")
         if item.type == "bool":  # a flag that turns the default around
+            left_out = {"default": argparse.SUPPRESS} if only_given else {}
             if item.default:
                 parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false",
-                                    help=f"turn off {how.help}")
+                                    help=f"turn off {how.help}", **left_out)
             else:
-                parser.add_argument(flag, dest=name, action="store_true", help=how.help)
+                parser.add_argument(flag, dest=name, action="store_true", help=how.help, **left_out)
             continue
         kinds = {"int": int, "float": float, "int | None": int}  # the rest as text (JSON for a dict)
         choices = list_models() if name == "model" else (how.choices or None)
         default = None if item.type == "dict" else item.default
+        default = argparse.SUPPRESS if only_given else default
         parser.add_argument(flag, dest=name, type=kinds.get(item.type, str), choices=choices, default=default,
                             metavar="JSON" if item.type == "dict" else None, help=how.help)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    """The `TrainConfig` the training flags describe."""
-    values = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
-    return TrainConfig(**{**values, "model_overrides": _model_overrides(values["model_overrides"])})
+    """The `TrainConfig` the training flags describe: the options given, over a recipe's settings when
+    `--recipe` names one (else over the defaults)."""
+    from engine.recipes import apply_recipe, resolve_recipe
+
+    given = {name: getattr(args, name) for name, _ in train_options() if hasattr(args, name)}
+    if "model_overrides" in given:
+        given["model_overrides"] = _model_overrides(given["model_overrides"])
+    recipe = getattr(args, "recipe", None)
+    if not recipe:
+        return apply_recipe({}, given)
+    defaults = TrainConfig()
+    settings = resolve_recipe(recipe, given.get("dataset", defaults.dataset), given.get("size", defaults.size))
+    return apply_recipe(settings, given)
 
 
 def cmd_train(args: argparse.Namespace) -> dict | None:
@@ -163,6 +176,18 @@ def cmd_tune(args: argparse.Namespace) -> dict:
         summary["best_training"] = train_best(settings.storage, settings.study, study_dir / "best",
                                               args.best_epochs, callbacks=[_ProgressBar()])
     return summary
+
+
+def cmd_recipes(args: argparse.Namespace) -> dict:
+    from engine.recipes import all_recommended, recommended
+
+    recipes = [recommended(args.dataset, args.size)] if args.dataset else all_recommended()
+    for recipe in recipes:
+        s = recipe.settings
+        print(f"{recipe.flag:16s} {recipe.size:3d}  {s['model']}  T={s['timesteps']}  {s['epochs']} epochs  "
+              f"batch {s['batch_size']}  lr {s['lr']:g}  {s['loss']}", file=sys.stderr)
+    return {"recipes": [{"dataset": r.flag, "size": r.size, "source": r.source, "train": r.settings}
+                        for r in recipes]}
 
 
 # -- eval / infer --------------------------------------------------------------------------
@@ -254,8 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_datasets)
 
+    p = sub.add_parser("recipes", help="the recommended training settings of every MedMNIST flag and size")
+    p.add_argument("--dataset", help="one flag only")
+    p.add_argument("--size", type=int, default=28)
+    p.set_defaults(func=cmd_recipes)
+
     p = sub.add_parser("train", help="train a model on a dataset (val picks the epoch, test reports)")
-    add_train_options(p)
+    add_train_options(p, only_given=True)
+    p.add_argument("--recipe", nargs="?", const="recommended", metavar="FILE",
+                   help="start from a recipe: with no value the recommended settings of --dataset and --size "
+                        "(`spikeview-engine recipes`), or a JSON file of training options; the options "
+                        "given on the command line win")
     p.add_argument("--out", help="parent folder of new runs (default ./runs), or the run to --resume")
     p.add_argument("--exact-out", action="store_true", help="use --out itself as the run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -18,6 +18,8 @@ from engine.errors import UserError
 
 ENCODERS = ("direct", "poisson", "latency")
 LOSSES = ("tet", "ce")
+CLASS_WEIGHTS = ("none", "balanced")
+TEST_TIME_AUGMENTATIONS = ("none", "flip")
 ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
@@ -69,6 +71,18 @@ class TrainConfig:
                        label="Loss", choices=LOSSES)
     tet_lambda: float = option(0.05, "weight of TET's regulariser", minimum=0.0, flag="-")
     tet_phi: float = option(1.0, "target of TET's regulariser", flag="-")
+    label_smoothing: float = option(0.0, "label smoothing of the cross entropy (0: none)", label="Label smoothing",
+                                    minimum=0.0, maximum=0.5, step=0.05)
+    class_weights: str = option("none", "balanced: weigh each class by the inverse of its training frequency",
+                                choices=CLASS_WEIGHTS)
+    ema_epochs: float = option(0.0, "an exponential moving average of the weights, evaluated and saved in their "
+                                    "place: its horizon in epochs (0: off)", label="Weight average (epochs)",
+                               minimum=0.0, maximum=100.0, step=0.5, off_text="off")
+    mixup: float = option(0.0, "mixup: Beta(a, a) blends of pairs of training images and their labels "
+                               "(0: off; e.g. 0.2)", minimum=0.0)
+    tta: str = option("none", "test-time augmentation: flip averages the outputs of the image and its mirror "
+                              "image (where the labels allow mirroring)", label="Test-time augmentation",
+                      choices=TEST_TIME_AUGMENTATIONS)
     augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
     augment_strength: float = option(1.0, "scale of the augmentation's random ranges (rotation, zoom, shift, "
                                           "intensity); 1 is the default", minimum=0.0)

@@ -18,6 +18,7 @@ DATA_TYPES = {
     "engine.data.spec": {"DatasetSpec", "SPLITS"},
     "engine.data.medmnist": {"DatasetFile"},
     "engine.runs.listing": {"RunSummary"},
+    "engine.runs.calibration": {"Calibration", "ReliabilityBins"},
 }
 # Panels build forms from the options too.
 FORM_TYPES = {**DATA_TYPES, "engine.options": {"Option", "TrainConfig"}}

@@ -119,6 +119,14 @@ def augmentation_for(label_names: list[str] | dict, enabled: bool = True, streng
     return AugmentConfig(flip=not lateral).scaled(strength)
 
 
+def tta_flips(label_names: list[str] | dict, tta: str) -> list[tuple[int, ...]]:
+    """The views averaged at test time, as tensor dims to flip: the image itself, plus its mirror image
+    (last axis) under `tta="flip"` where mirroring keeps the label (see `augmentation_for`)."""
+    if tta == "none" or not augmentation_for(label_names).flip:
+        return [()]
+    return [(), (-1,)]
+
+
 def _uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=gen)
 

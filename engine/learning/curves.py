@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from engine.data.transforms import tta_flips
 from engine.learning.evaluation import predict_scores
 from engine.learning.metrics import one_vs_rest
 from engine.learning.trainer import TrainEvent, Trainer
@@ -73,8 +74,8 @@ def epoch_curves_callback(trainer: Trainer, deliver: Callable[[EpochCurves], Non
         if event.kind != "epoch":
             return
         cfg, spec, val = trainer.config, trainer.spec, trainer.splits["val"]
-        scores, _ = predict_scores(trainer.model, val, spec, cfg.timesteps, cfg.encoder, trainer.device,
-                                   cfg.eval_batch_size)
+        scores, _ = predict_scores(trainer.evaluated_model, val, spec, cfg.timesteps, cfg.encoder,
+                                   trainer.device, cfg.eval_batch_size, tta_flips(spec.labels, cfg.tta))
         labels = val.labels.numpy()
         names = [spec.labels[i] for i in sorted(spec.labels)]
         deliver(EpochCurves(event.epoch, confusion_matrix(labels, scores, spec.task, names),

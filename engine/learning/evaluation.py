@@ -1,4 +1,8 @@
-"""Scoring a model on a whole split: probabilities for every sample, the loss, and the MedMNIST metrics."""
+"""Scoring a model on a whole split: probabilities for every sample, the loss, and the MedMNIST metrics.
+
+Test-time augmentation (`TrainConfig.tta`) averages the time-averaged scores (logits) of each view
+(the image and its mirror image) before the softmax; the loss is the CE of those averaged logits.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,42 +12,68 @@ from spikingjelly.activation_based import functional
 from engine.data.encoders import encode
 from engine.data.pipeline import SplitTensors, to_unit_float
 from engine.data.spec import DatasetSpec
+from engine.data.transforms import tta_flips
 from engine.device import autocast_for
 from engine.learning.distributed import SINGLE, Distributed
-from engine.learning.losses import training_loss
+from engine.learning.losses import mean_output_loss
 from engine.learning.metrics import evaluate_scores
-from engine.models.outputs import scores_from_outputs
+from engine.models.outputs import probabilities_from_logits
 from engine.options import TrainConfig
 
 
 @torch.no_grad()
-def predict_scores(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int,
-                   encoder: str, device: torch.device, batch_size: int = 256) -> tuple[np.ndarray, float]:
-    """Probabilities for every sample of a split and the mean loss (CE, or BCE for multi-label)."""
+def predict_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int, encoder: str,
+                   device: torch.device, batch_size: int = 256, flips: list[tuple[int, ...]] | None = None
+                   ) -> tuple[np.ndarray, float]:
+    """Time- and view-averaged scores [N, classes] of every sample of a split, and the mean loss (CE, or
+    BCE for multi-label). `flips`: the views (dims to flip; default the image alone)."""
     model.eval()
-    scores, loss_sum = [], 0.0
+    logits, loss_sum = [], 0.0
     for start in range(0, len(data), batch_size):
         images = to_unit_float(data.images[start:start + batch_size]).to(device)
         labels = data.labels[start:start + batch_size].to(device)
-        with autocast_for(device):
-            outputs = model(encode(images, timesteps, encoder)).float()
-        functional.reset_net(model)
-        loss_sum += training_loss("ce", outputs, labels, spec.multi_label).item() * len(labels)
-        scores.append(scores_from_outputs(outputs, spec.multi_label).cpu().numpy())
-    return np.concatenate(scores), loss_sum / max(len(data), 1)
+        views = []
+        for dims in flips or [()]:
+            view = images.flip(dims) if dims else images
+            with autocast_for(device):
+                views.append(model(encode(view, timesteps, encoder)).float().mean(0))
+            functional.reset_net(model)
+        mean = torch.stack(views).mean(0)
+        loss_sum += mean_output_loss(mean[None], labels, spec.multi_label).item() * len(labels)
+        logits.append(mean.cpu().numpy())
+    return np.concatenate(logits), loss_sum / max(len(data), 1)
+
+
+def predict_scores(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int,
+                   encoder: str, device: torch.device, batch_size: int = 256,
+                   flips: list[tuple[int, ...]] | None = None) -> tuple[np.ndarray, float]:
+    """Probabilities for every sample of a split and the mean loss (see `predict_logits`)."""
+    logits, loss = predict_logits(model, data, spec, timesteps, encoder, device, batch_size, flips)
+    return probabilities_from_logits(torch.from_numpy(logits), spec.multi_label).numpy(), loss
+
+
+def split_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, config: TrainConfig,
+                 device: torch.device, group: Distributed = SINGLE) -> tuple[np.ndarray, float]:
+    """`predict_logits` as a run's config asks (its timesteps, encoder and test-time augmentation).
+
+    With several processes each scores a contiguous share, and the logits are gathered in order, so
+    they (and the loss) are those of the whole split.
+    """
+    start, stop = group.share(len(data))
+    logits, loss = predict_logits(model, data.window(start, stop), spec, config.timesteps, config.encoder, device,
+                                  config.eval_batch_size, tta_flips(spec.labels, config.tta))
+    if group.enabled:
+        logits = group.gather_rows(logits)
+        loss = group.sum(loss * (stop - start))[0] / max(len(data), 1)
+    return logits, loss
+
+
+def metrics_from_logits(logits: np.ndarray, loss: float, data: SplitTensors, spec: DatasetSpec) -> dict:
+    scores = probabilities_from_logits(torch.from_numpy(logits), spec.multi_label).numpy()
+    return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)
 
 
 def evaluate_split(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, config: TrainConfig,
                    device: torch.device, group: Distributed = SINGLE) -> dict:
-    """ACC, AUC (top-5 where it applies) and the loss of a model on one split.
-
-    With several processes each scores a contiguous share, and the scores are gathered in order, so the
-    metrics are those of the whole split.
-    """
-    start, stop = group.share(len(data))
-    scores, loss = predict_scores(model, data.window(start, stop), spec, config.timesteps, config.encoder, device,
-                                  config.eval_batch_size)
-    if group.enabled:
-        scores = group.gather_rows(scores)
-        loss = group.sum(loss * (stop - start))[0] / max(len(data), 1)
-    return evaluate_scores(data.labels.numpy(), scores, spec.task, loss)
+    """ACC, AUC (top-5 where it applies) and the loss of a model on one split (see `split_logits`)."""
+    return metrics_from_logits(*split_logits(model, data, spec, config, device, group), data, spec)

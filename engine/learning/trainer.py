@@ -37,9 +37,11 @@ from engine.data.spec import SPLITS
 from engine.data.transforms import AugmentConfig, BatchPart, augment, augmentation_for
 from engine.device import autocast_for, pick_device
 from engine.errors import UserError
+from engine.learning.calibration import calibrate_run
 from engine.learning.distributed import SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, wrap_model
-from engine.learning.evaluation import evaluate_split
-from engine.learning.losses import training_loss
+from engine.learning.ema import WeightAverage
+from engine.learning.evaluation import evaluate_split, metrics_from_logits, split_logits
+from engine.learning.losses import LossTerms, balanced_class_weights, training_loss
 from engine.learning.metrics import evaluate_scores
 from engine.models import build_model, count_parameters
 from engine.models.compiled import compile_model
@@ -52,6 +54,7 @@ from engine.runs.rundir import RunDir
 from engine.runs.selection import selection_score
 
 log = logging.getLogger(__name__)
+AVERAGE_TAG = "average"  # the checkpoint of the moving average of the weights (resume)
 
 
 @dataclass
@@ -108,6 +111,17 @@ class Trainer:
         self._stop = threading.Event()
         self.device = pick_device(config.device)
         self.dist = SINGLE  # this process among the run's processes, once `run` has started them
+        self.average: WeightAverage | None = None  # the moving average of the weights (`ema_epochs`)
+
+    @property
+    def kept_model(self) -> torch.nn.Module:
+        """The weights that are evaluated and saved as `best`: the moving average when there is one."""
+        return self.average.model if self.average is not None else self.model
+
+    @property
+    def evaluated_model(self) -> torch.nn.Module:
+        """What scores those weights: the moving average, or the model as the loop calls it (compiled)."""
+        return self.average.model if self.average is not None else self.forward_model
 
     def stop(self) -> None:
         """Ask the training to stop after the current batch (thread-safe)."""
@@ -209,6 +223,7 @@ class Trainer:
         self._load_data()
         self.model = build_model(cfg, self.spec).to(self.device)
         self._synchronise_batchnorm()
+        self._prepare_loss_and_average()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = self._steps_per_epoch()
         if steps_per_epoch == 0:
@@ -219,6 +234,7 @@ class Trainer:
             optimizer, warmup_cosine(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
         if self.resume:
             start_epoch, best_score = self._restore(optimizer, schedule)
+            self._restore_average()
         else:
             start_epoch, best_score = 0, -math.inf
             if self.dist.is_main:
@@ -243,6 +259,8 @@ class Trainer:
                     return self._finish_cancelled(epoch, best_score)
                 loss, scores = self._train_step(images, labels, part, optimizer, augment_cfg, gen)
                 schedule.step()
+                if self.average is not None:
+                    self.average.update(self.model)
                 train_loss += loss * len(labels)
                 count += len(labels)
                 seen_labels.append(labels.numpy())
@@ -276,9 +294,10 @@ class Trainer:
         cfg = self.config
         batch = augment(to_unit_float(images), augment_cfg, gen, part).to(self.device)
         labels = labels.to(self.device)
+        batch, terms = self._mixup(batch, labels, gen, part)
         with autocast_for(self.device):
             outputs = self.train_model(encode(batch, cfg.timesteps, cfg.encoder, gen, part)).float()
-        loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi)
+        loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi, terms)
         optimizer.zero_grad(set_to_none=True)
         # data parallel averages the processes' gradients: weighted so, they are the whole batch's mean
         (loss * (len(part) / part.total * self.dist.world_size)).backward()
@@ -297,13 +316,15 @@ class Trainer:
 
     def _evaluate(self, split: str) -> dict:
         """The metrics of `split`, each process scoring a share; rank 0's batch-norm statistics for all."""
-        self.dist.broadcast_state(self.model, buffers_only=True)
-        return evaluate_split(self.forward_model, self.splits[split], self.spec, self.config, self.device, self.dist)
+        self.dist.broadcast_state(self.kept_model, buffers_only=True)
+        return evaluate_split(self.evaluated_model, self.splits[split], self.spec, self.config, self.device, self.dist)
 
     def _record_epoch(self, row: dict, info: dict, improved: bool, optimizer: torch.optim.Optimizer) -> None:
         """The epoch's metrics row and checkpoints, committed by rank 0 alone."""
-        if self.dist.is_main:
-            self.run_dir.commit_epoch(row, self.model, info, optimizer, improved)
+        if not self.dist.is_main:
+            return
+        extras = ((AVERAGE_TAG, self.average.model, {"updates": self.average.updates}),) if self.average is not None else ()
+        self.run_dir.commit_epoch(row, self.model, info, optimizer, improved, self.kept_model, extras)
 
     def _load_best(self) -> dict:
         """The best epoch's weights in every process (rank 0 reads them); its checkpoint info."""
@@ -315,6 +336,36 @@ class Trainer:
         self.dist.broadcast_state(self.model)
         return info
 
+    # -- loss extras and weight averaging ------------------------------------------------
+    def _prepare_loss_and_average(self) -> None:
+        cfg = self.config
+        weights = None
+        if cfg.class_weights == "balanced":
+            weights = balanced_class_weights(self.splits["train"].labels.numpy(), self.spec.num_classes,
+                                             self.spec.multi_label).to(self.device)
+        self.loss_terms = LossTerms(cfg.label_smoothing, weights)
+        steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
+        decay = 1 - 1 / max(cfg.ema_epochs * steps_per_epoch, 1)
+        self.average = WeightAverage(self.model, decay) if cfg.ema_epochs > 0 else None
+
+    def _restore_average(self) -> None:
+        if self.average is not None and self.run_dir.has_checkpoint(AVERAGE_TAG):
+            saved = self.run_dir.load_checkpoint(AVERAGE_TAG)
+            load_weights(self.average.model, saved.model_state, self.run_dir.path)
+            self.average.updates = saved.info.get("updates", 0)
+
+    def _mixup(self, batch: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, part: BatchPart
+               ) -> tuple[torch.Tensor, LossTerms]:
+        """Blend each image with a partner from the batch (mixup); the loss weighs both labels alike."""
+        alpha = self.config.mixup
+        if alpha <= 0:
+            return batch, self.loss_terms
+        mix = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen))).beta(alpha, alpha))
+        # partners within this process's share, drawn alike on every process (one draw for the whole batch)
+        partner = torch.randperm(part.total, generator=gen)[part.start:part.stop].argsort().to(batch.device)
+        terms = LossTerms(self.loss_terms.label_smoothing, self.loss_terms.class_weights, labels[partner], mix)
+        return mix * batch + (1 - mix) * batch[partner], terms
+
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
         sample = to_unit_float(self.splits["val"].images[:1])[0]
         names = [self.spec.labels[i] for i in sorted(self.spec.labels)]
@@ -325,10 +376,14 @@ class Trainer:
 
     def _finish(self, images_per_s: float) -> dict:
         best = self._load_best()
-        test = self._evaluate("test")
+        test_logits, test_loss = split_logits(self.forward_model, self.splits["test"], self.spec, self.config,
+                                              self.device, self.dist)
         if not self.dist.is_main:
             return {"status": "finished", "rank": self.dist.rank}
         val = best["val"]
+        test = metrics_from_logits(test_logits, test_loss, self.splits["test"], self.spec)
+        calibration = calibrate_run(self.forward_model, self.splits, self.spec, self.config, self.device,
+                                    self.run_dir, test_logits)
         summary = {
             "status": "finished",
             "dataset": self.spec.flag,
@@ -342,6 +397,7 @@ class Trainer:
             "train_images_per_s": images_per_s,
             "processes": self.dist.world_size,
             "energy": self._energy(),
+            "calibration": calibration.summary(),
             "train_seconds": sum(r["seconds"] for r in self.run_dir.read_metrics()),
             "run_dir": str(self.run_dir.path),
         }

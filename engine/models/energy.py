@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from spikingjelly.activation_based import functional
+from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from engine.models.spike_driven_transformer import SpikeDrivenSelfAttention
@@ -28,6 +28,7 @@ class EnergyReport:
     timesteps: int
     energy_pj: float
     ann_energy_pj: float  # the same network as a non-spiking one: dense ops / T, all MACs
+    firing_rate: float = float("nan")  # spikes per neuron per timestep, over every spiking neuron
 
     @property
     def ratio_to_ann(self) -> float:
@@ -54,6 +55,11 @@ def _is_binary(x: torch.Tensor) -> bool:
 class _OpCounter:
     def __init__(self) -> None:
         self.sops = self.macs = self.dense = 0.0
+        self.spikes = self.neuron_steps = 0.0
+
+    def neuron_hook(self, _module: nn.Module, _inputs: tuple, spikes: torch.Tensor) -> None:
+        self.spikes += float(spikes.sum())
+        self.neuron_steps += spikes.numel()
 
     def layer_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         x = inputs[0]
@@ -98,6 +104,8 @@ def estimate_energy(model: nn.Module, x: torch.Tensor) -> EnergyReport:
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Linear)):
             handles.append(module.register_forward_hook(counter.layer_hook))
+        if isinstance(module, neuron.BaseNode):
+            handles.append(module.register_forward_hook(counter.neuron_hook))
         if isinstance(module, SpikeDrivenSelfAttention):
             handles += counter.attention_hooks(module)
             handles.append(module.register_forward_hook(lambda *_: counter.settle_attention()))
@@ -112,5 +120,6 @@ def estimate_energy(model: nn.Module, x: torch.Tensor) -> EnergyReport:
             handle.remove()
     timesteps, batch = x.shape[0], x.shape[1]
     sops, macs, dense = counter.sops / batch, counter.macs / batch, counter.dense / batch
+    firing_rate = counter.spikes / counter.neuron_steps if counter.neuron_steps else float("nan")
     return EnergyReport(sops, macs, dense, timesteps, E_AC_PJ * sops + E_MAC_PJ * macs,
-                        E_MAC_PJ * dense / timesteps)
+                        E_MAC_PJ * dense / timesteps, firing_rate)

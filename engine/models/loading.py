@@ -20,6 +20,7 @@ from engine.device import pick_device
 from engine.errors import UserError
 from engine.models.registry import create_model
 from engine.options import TrainConfig
+from engine.runs.calibration import Calibration, read_calibration
 from engine.runs.rundir import RunDir
 
 
@@ -78,10 +79,15 @@ class LoadedRun:
     label_names: list[str]
     device: torch.device
     domain: InputDomain  # what the model was trained on (`recorded` is False for runs older than the record)
+    calibration: Calibration | None = None  # temperature scaling fitted on val (runs trained since it exists)
 
     @property
     def multi_label(self) -> bool:
         return self.task.startswith("multi-label")
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration is not None else 1.0
 
 
 @dataclass
@@ -125,7 +131,8 @@ def load_for_run(run_dir: Path | str, fold: bool = True, tag: str = "best", devi
     torch_device = pick_device(device)
     model = ready_for_inference(model.to(torch_device), fold)
     return LoadedRun(run.path, model, settings.config, settings.prep, settings.spec.task, settings.label_names,
-                     torch_device, settings.domain)
+                     torch_device, settings.domain,
+                     read_calibration(run.path))
 
 
 def _read_domain(saved: dict, spec: DatasetSpec, prep: Preprocessing, path: Path) -> InputDomain:

@@ -13,8 +13,13 @@ import torch
 
 def scores_from_outputs(outputs: torch.Tensor, multi_label: bool) -> torch.Tensor:
     """Class probabilities [B, classes] from per-timestep outputs [T, B, classes]."""
-    mean = outputs.float().mean(0)
-    return torch.sigmoid(mean) if multi_label else torch.softmax(mean, dim=-1)
+    return probabilities_from_logits(outputs.float().mean(0), multi_label)
+
+
+def probabilities_from_logits(logits: torch.Tensor, multi_label: bool, temperature: float = 1.0) -> torch.Tensor:
+    """Probabilities from time-averaged scores [B, classes], divided by a calibration temperature first."""
+    scaled = logits / temperature
+    return torch.sigmoid(scaled) if multi_label else torch.softmax(scaled, dim=-1)
 
 
 def predicted_classes(scores: np.ndarray, task: str, threshold: float = 0.5) -> np.ndarray:

@@ -5,6 +5,11 @@ a residual stream of membrane potentials (membrane shortcut: LIF → conv → BN
 spikes ever enter a convolution after the stem. Attention uses binary Q, K, V and no softmax:
 Q·(Kᵀ·V) is computed with masks and additions. The head averages class scores over timesteps.
 
+`shortcut="spike"` builds the alternative the ablations compare with (the SEW-ResNet / Spikformer
+"spike shortcut"): every residual branch ends in a LIF and its spikes are added to the stream, which
+then carries spike counts; the branches' convolutions read that stream directly, so they see
+integers, not binary spikes.
+
 One definition serves 2D and 3D (`spatial_dims`); tensors are [T, B, C, *spatial] throughout.
 """
 from __future__ import annotations
@@ -16,6 +21,9 @@ import torch
 from torch import nn
 
 from engine.models.layers import conv_bn_class, lif
+
+
+SHORTCUTS = ("membrane", "spike")
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,12 @@ class SDTConfig:
     mlp_ratio: float = 4.0
     tau: float = 2.0
     attention_scale: float = 0.125
+    shortcut: str = "membrane"  # membrane | spike (see the module's docstring)
     stock: bool = False
+
+    def __post_init__(self) -> None:
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {', '.join(SHORTCUTS)}, not '{self.shortcut}'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,17 +61,28 @@ def stem_stride(input_size: int, spatial_dims: int) -> int:
     return 2 ** max(0, math.ceil(math.log2(input_size / target)))
 
 
+def branch_input(cfg: SDTConfig) -> nn.Module:
+    """What a residual branch reads the stream through: a LIF (membrane shortcut), or nothing (spike)."""
+    return lif(cfg.tau, stock=cfg.stock) if cfg.shortcut == "membrane" else nn.Identity()
+
+
+def branch_output(cfg: SDTConfig) -> nn.Module:
+    """What a residual branch adds to the stream: its membrane currents, or a LIF's spikes (spike)."""
+    return lif(cfg.tau, stock=cfg.stock) if cfg.shortcut == "spike" else nn.Identity()
+
+
 class DownSample(nn.Module):
     """LIF (except on the real-valued image) then a strided conv + BN."""
 
     def __init__(self, cfg: SDTConfig, cin: int, cout: int, stride: int, first: bool = False) -> None:
         super().__init__()
-        self.lif = None if first else lif(cfg.tau, stock=cfg.stock)
+        self.lif = None if first else branch_input(cfg)
         kernel = max(3, 2 * stride - 1)  # a kernel at least as wide as the stride sees every pixel
         self.conv = conv_bn_class(cfg.stock)(cfg.spatial_dims, cin, cout, kernel_size=kernel, stride=stride)
+        self.out = branch_output(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x if self.lif is None else self.lif(x))
+        return self.out(self.conv(x if self.lif is None else self.lif(x)))
 
 
 class ChannelMLP(nn.Module):
@@ -68,13 +92,14 @@ class ChannelMLP(nn.Module):
         super().__init__()
         hidden = int(channels * cfg.mlp_ratio)
         conv_bn = conv_bn_class(cfg.stock)
-        self.lif1 = lif(cfg.tau, stock=cfg.stock)
+        self.lif1 = branch_input(cfg)
         self.fc1 = conv_bn(cfg.spatial_dims, channels, hidden)
         self.lif2 = lif(cfg.tau, stock=cfg.stock)
         self.fc2 = conv_bn(cfg.spatial_dims, hidden, channels)
+        self.out = branch_output(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.lif2(self.fc1(self.lif1(x))))
+        return self.out(self.fc2(self.lif2(self.fc1(self.lif1(x)))))
 
 
 class ConvBlock(nn.Module):
@@ -82,12 +107,13 @@ class ConvBlock(nn.Module):
 
     def __init__(self, cfg: SDTConfig, channels: int) -> None:
         super().__init__()
-        self.lif = lif(cfg.tau, stock=cfg.stock)
+        self.lif = branch_input(cfg)
         self.conv = conv_bn_class(cfg.stock)(cfg.spatial_dims, channels, channels, kernel_size=3)
+        self.out = branch_output(cfg)
         self.mlp = ChannelMLP(cfg, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.conv(self.lif(x))
+        x = x + self.out(self.conv(self.lif(x)))
         return x + self.mlp(x)
 
 
@@ -117,7 +143,7 @@ class SpikeDrivenSelfAttention(nn.Module):
         conv_bn = conv_bn_class(cfg.stock)
         self.heads = cfg.heads
         self.scale = cfg.attention_scale
-        self.lif_in = lif(cfg.tau, stock=cfg.stock)
+        self.lif_in = branch_input(cfg)
         self.q = conv_bn(cfg.spatial_dims, channels, channels)
         self.k = conv_bn(cfg.spatial_dims, channels, channels)
         self.v = conv_bn(cfg.spatial_dims, channels, channels)
@@ -125,6 +151,7 @@ class SpikeDrivenSelfAttention(nn.Module):
         self.lif_attn = lif(cfg.tau, v_threshold=0.5, stock=cfg.stock)
         self.proj = conv_bn(cfg.spatial_dims, channels, channels)
         self.attention_map = AttentionTap()
+        self.out = branch_output(cfg)
 
     def _to_heads(self, x: torch.Tensor) -> torch.Tensor:
         t, b, c = x.shape[:3]
@@ -139,7 +166,7 @@ class SpikeDrivenSelfAttention(nn.Module):
         self.attention_map(q, k)
         out = q @ (k.transpose(-2, -1) @ v) * self.scale  # [T,B,H,N,d]
         out = out.transpose(-2, -1).reshape(x.shape[0], x.shape[1], -1, *spatial)
-        return self.proj(self.lif_attn(out))
+        return self.out(self.proj(self.lif_attn(out)))
 
 
 class TransformerBlock(nn.Module):
@@ -166,7 +193,7 @@ class SpikeDrivenTransformer(nn.Module):
         self.stage2 = nn.Sequential(*[ConvBlock(cfg, c2) for _ in range(cfg.conv_depth)])
         self.down3 = DownSample(cfg, c2, c3, stride=1)
         self.stage3 = nn.Sequential(*[TransformerBlock(cfg, c3) for _ in range(cfg.depth)])
-        self.head_lif = lif(cfg.tau, stock=cfg.stock)
+        self.head_lif = branch_input(cfg)
         self.head = nn.Linear(c3, cfg.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,9 @@ The model comes from `engine.models.load_for_run` (batch norm folded); the input
 by `engine.probe.model_input` (which plane and slice, what resampling, which window: all recorded in
 the result's `provenance`) and checked against the run's input domain by `engine.probe.domain`, with
 the spikes the network fired counted, so that the result says whether the model can judge this input
-at all before it names a class. The recorded dynamics and the energy of the inference are optional.
+at all before it names a class. The probabilities are computed as the run was evaluated (averaged over
+its test-time views), and also divided by the run's calibration temperature where it has one. The
+recorded dynamics and the energy of the inference are optional.
 """
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec, load_split
 from engine.data.encoders import encode
+from engine.data.transforms import tta_flips
 from engine.errors import UserError
 from engine.io import Volume, load, load_medmnist_sample, sample_to_volume
 from engine.io.arrays import array_to_volume
 from engine.models.energy import EnergyReport
 from engine.models.loading import LoadedRun, load_for_run
-from engine.models.outputs import scores_from_outputs
+from engine.models.outputs import probabilities_from_logits
 from engine.probe.analysis import sample_energy
 from engine.probe.domain import DomainFlag, check_input, in_domain
 from engine.probe.model_input import InputProvenance, make_model_input
@@ -42,6 +45,8 @@ class InferenceResult:
     silent_layers: list[str] = field(default_factory=list)
     recording: Recording | None = None
     energy: EnergyReport | None = None
+    calibrated_probabilities: np.ndarray | None = None  # after the run's temperature scaling, if it has one
+    temperature: float = 1.0
 
     @property
     def in_domain(self) -> bool:
@@ -50,11 +55,15 @@ class InferenceResult:
 
     def to_dict(self) -> dict:
         """The domain verdict comes first, then how the input was made, then the class."""
-        return {"in_domain": self.in_domain, "domain_flags": [flag.to_dict() for flag in self.flags],
-                "model_input": self.provenance.to_dict() if self.provenance else None,
-                "spikes": self.spikes, "silent_layers": self.silent_layers,
-                "probabilities": [float(p) for p in self.probabilities],
-                "predicted_label": self.predicted_label, "label_name": self.label_name}
+        out = {"in_domain": self.in_domain, "domain_flags": [flag.to_dict() for flag in self.flags],
+               "model_input": self.provenance.to_dict() if self.provenance else None,
+               "spikes": self.spikes, "silent_layers": self.silent_layers,
+               "probabilities": [float(p) for p in self.probabilities],
+               "predicted_label": self.predicted_label, "label_name": self.label_name}
+        if self.calibrated_probabilities is not None:
+            out["calibrated_probabilities"] = [float(p) for p in self.calibrated_probabilities]
+            out["temperature"] = self.temperature
+        return out
 
 
 def read_volume(source: str | Path | np.ndarray | Volume, split: str = "test", index: int = 0,
@@ -103,14 +112,30 @@ def infer_prepared(loaded: LoadedRun, sample: torch.Tensor, record: bool = False
         if record:
             recording = record_sample(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device,
                                       loaded.label_names, loaded.multi_label, max_neurons)
-            probabilities = recording.probabilities
-        else:
-            outputs = loaded.model(encode(sample.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
-            functional.reset_net(loaded.model)
-            probabilities = scores_from_outputs(outputs.float(), loaded.multi_label)[0].cpu().numpy()
+        logits = _mean_logits(loaded, sample, recording)
+    probabilities = probabilities_from_logits(logits, loaded.multi_label).numpy()
+    calibrated = None
+    if loaded.calibration is not None:
+        calibrated = probabilities_from_logits(logits, loaded.multi_label, loaded.temperature).numpy()
     report = sample_energy(loaded.model, sample, cfg.timesteps, cfg.encoder, loaded.device) if energy else None
     model_input = sample.cpu().numpy()
     flags = check_input(loaded.domain, provenance, model_input, spikes.total) if provenance is not None else []
     predicted = int(np.argmax(probabilities))
     return InferenceResult(probabilities, predicted, loaded.label_names[predicted], model_input, provenance, flags,
-                           spikes.total, spikes.silent_layers, recording, report)
+                           spikes.total, spikes.silent_layers, recording, report, calibrated, loaded.temperature)
+
+
+def _mean_logits(loaded: LoadedRun, sample: torch.Tensor, recording: Recording | None) -> torch.Tensor:
+    """Time-averaged scores [classes], averaged over the run's test-time views (the recording, when
+    there is one, already holds the image's own)."""
+    cfg = loaded.config
+    views = []
+    for dims in tta_flips(loaded.label_names, cfg.tta):
+        if not dims and recording is not None:
+            views.append(torch.from_numpy(recording.outputs).float().mean(0))
+            continue
+        image = sample.flip(dims) if dims else sample
+        outputs = loaded.model(encode(image.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
+        functional.reset_net(loaded.model)
+        views.append(outputs.float().mean(0)[0].cpu())
+    return torch.stack(views).mean(0)

@@ -152,8 +152,10 @@ class RunDir:
         self._commit([lambda: self._stage_checkpoint(tag, model, info, optimizer)])
 
     def commit_epoch(self, row: dict, model: torch.nn.Module, info: dict, optimizer: torch.optim.Optimizer,
-                     improved: bool) -> None:
-        """Save an epoch: its metrics row, the `best` checkpoint when it `improved`, and `last`.
+                     improved: bool, best_model: torch.nn.Module | None = None,
+                     extras: tuple[tuple[str, torch.nn.Module, dict], ...] = ()) -> None:
+        """Save an epoch: its metrics row, the `best` checkpoint when it `improved` (the weights of
+        `best_model`, by default `model`), the `extras` (tag, model, info; e.g. the weight average), and `last`.
 
         Everything is written to temporary files first; only when all of them are complete are they
         renamed into place, `last.safetensors` (the epoch's commit point) at the end. A failure while
@@ -161,7 +163,9 @@ class RunDir:
         """
         stagers = [lambda: self._stage_metrics(self.read_metrics() + [row])]
         if improved:
-            stagers.append(lambda: self._stage_checkpoint("best", model, info))
+            stagers.append(lambda: self._stage_checkpoint("best", best_model or model, info))
+        for tag, extra_model, extra_info in extras:
+            stagers.append(lambda t=tag, m=extra_model, i=extra_info: self._stage_checkpoint(t, m, i))
         stagers.append(lambda: self._stage_checkpoint("last", model, info, optimizer))
         self._commit(stagers, lambda exc: (
             f"Epoch {info['epoch'] + 1} of the run {self.path.name} could not be saved because {failure_reason(exc)}; "

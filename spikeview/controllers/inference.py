@@ -21,6 +21,7 @@ from spikeview.jobs import Job, JobRunner
 from spikeview.session import Session
 
 if TYPE_CHECKING:  # torch: imported in the job (see controllers.engine)
+    from engine.runs.calibration import Calibration
     from engine.data.domain import InputDomain
     from engine.models import LoadedRun
     from engine.probe.inference import InferenceResult
@@ -34,6 +35,7 @@ class InferenceOutcome:
     analysis: RecordingAnalysis
     source: str  # which sample, in words
     label_names: list[str]
+    calibration: Calibration | None = None  # the run's temperature scaling and reliability (None: not calibrated)
     revealed: bool = False  # the class has been shown (at once when the input is in the model's domain)
 
     @property
@@ -111,7 +113,7 @@ class InferenceController(QObject):
             result = infer(loaded, sample, record=True, energy=True, plane=plane, slice_index=slice_index)
             described = f"scan {scan_title}" if volume is not None else sample.name
             return loaded, InferenceOutcome(result, analyse(result.recording, result.energy), described,
-                                            loaded.label_names, revealed=result.in_domain)
+                                            loaded.label_names, loaded.calibration, revealed=result.in_domain)
 
         return self.runner.run(f"Inference with {Path(path).name}", work, on_success=self._on_done,
                                on_failure=self.failed.emit)

@@ -152,6 +152,7 @@ class TrainingController(QObject):
     run_opened = Signal(object)  # RunRecord
     run_unreadable = Signal(str)  # why a chosen run cannot be read, in one sentence
     choices_ready = Signal(dict)  # form_choices(): datasets, models, accelerator, suggested model
+    recommended_settings = Signal(object)  # TrainConfig: a dataset's recommended settings (engine.recipes)
     csv_written = Signal(object)  # Path
     failed = Signal(str)
 
@@ -166,9 +167,21 @@ class TrainingController(QObject):
         return self.runner.run("Listing models", lambda _p, _c: form_choices(),
                                on_success=self.choices_ready.emit, on_failure=self.failed.emit)
 
-    def config(self, values: dict) -> TrainConfig:
-        """A run's settings from the form's values, reading the datasets in the session's data root."""
-        return TrainConfig(**values, data_root=str(self.session.data_root))
+    def config(self, values: dict, base: TrainConfig | None = None) -> TrainConfig:
+        """A run's settings from the form's values over `base` (the settings the form was filled from,
+        such as a recipe: it keeps the options the form does not show), reading the session's data root."""
+        kept = base.to_dict() if base is not None else {}
+        return TrainConfig(**{**kept, **values, "data_root": str(self.session.data_root)})
+
+    def recommend(self, dataset: str, size: int) -> Job:
+        """The recommended settings of a dataset and size (its recipe), reading the session's data root."""
+        def work(_progress, _cancelled) -> TrainConfig:
+            from engine.recipes import recommended
+
+            return recommended(dataset, size).config(data_root=str(self.session.data_root))
+
+        return self.runner.run(f"Recommended settings for {dataset}", work, on_success=self.recommended_settings.emit,
+                               on_failure=self.failed.emit)
 
     @property
     def running(self) -> bool:

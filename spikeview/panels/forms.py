@@ -58,6 +58,8 @@ class OptionForm(QFormLayout):
             low = how.minimum or 0.0
             spin.setRange(low + 1e-5 if how.strict else low, how.maximum)
             spin.setSingleStep(how.step or 0.1)
+            if how.off_text:
+                spin.setSpecialValueText(how.off_text)
             return spin
         spin = QSpinBox()
         spin.setRange(0 if how.off_text else int(how.minimum or 0), int(how.maximum))

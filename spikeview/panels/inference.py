@@ -19,6 +19,7 @@ from spikeview.controllers.inference import SOURCE_DATASET, SOURCE_SCAN, Inferen
 from spikeview.jobs import Job
 from spikeview.session import Session
 from spikeview.views.prediction_view import PredictionView
+from spikeview.views.reliability_view import ReliabilityView
 
 NO_RUN = "No run chosen: select one in the runs list."
 NO_PLANE = "not chosen"
@@ -68,6 +69,8 @@ class InferencePanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(holder)
         layout.addWidget(self.prediction, 2)
+        self.reliability = ReliabilityView()
+        layout.addWidget(self.reliability, 1)
         self._clear_outcome()
         session.run_changed.connect(self._show_run)
         session.current_changed.connect(lambda _scan: self._show_plane_choice())
@@ -150,6 +153,7 @@ class InferencePanel(QWidget):
             label.hide()
         self.reveal_button.hide()
         self.prediction.clear()
+        self.reliability.clear()
 
     def show_outcome(self, outcome: InferenceOutcome) -> None:
         self.run_button.setEnabled(True)
@@ -184,3 +188,6 @@ class InferencePanel(QWidget):
         self.result_label.show()
         self.reveal_button.hide()
         self.prediction.show_probabilities(result.probabilities, outcome.label_names, result.predicted_label)
+        calibrated = result.calibrated_probabilities
+        calibrated_confidence = float(calibrated[result.predicted_label]) if calibrated is not None else float("nan")
+        self.reliability.show_calibration(outcome.calibration, confidence, calibrated_confidence)

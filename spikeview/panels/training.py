@@ -61,6 +61,7 @@ class TrainingPanel(QWidget):
         self.session, self.controller = session, controller
         self.run_path: Path | None = None  # the run whose curves are shown (training, or chosen)
         self.shown_record: RunRecord | None = None  # a past run shown, not trained here
+        self.base_config: TrainConfig | None = None  # what the form was last filled from (a recipe, a run)
         self.ready = False  # the form has its datasets and models
         self._dataset_chosen_by_hand = False
         self._status_before_compiling = ""
@@ -78,6 +79,7 @@ class TrainingPanel(QWidget):
         controller.run_ended.connect(self._on_ended)
         controller.run_opened.connect(self.show_record)
         controller.choices_ready.connect(self.set_choices)
+        controller.recommended_settings.connect(self.show_settings)
         session.dataset_changed.connect(self._follow_dataset)
         session.datasets_changed.connect(lambda _datasets: self._pick_present_dataset())
 
@@ -87,6 +89,10 @@ class TrainingPanel(QWidget):
         self.cuda_label = QLabel("")
         self.cuda_label.setWordWrap(True)
         self.form.insertRow(self.form.getWidgetPosition(self.form.widgets["device"])[0] + 1, "", self.cuda_label)
+        self.recommend_button = QPushButton("Recommended settings")
+        self.recommend_button.setToolTip("The recipe measured for the chosen dataset and size (docs/results.md)")
+        self.recommend_button.clicked.connect(self.recommend)
+        self.form.insertRow(self.form.getWidgetPosition(self.form.widgets["size"])[0] + 1, "", self.recommend_button)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button = QPushButton("Cancel")
@@ -166,13 +172,23 @@ class TrainingPanel(QWidget):
 
     # ---- requests --------------------------------------------------------------------------------
     def config(self) -> TrainConfig:
-        return self.controller.config(self.form.values())
+        return self.controller.config(self.form.values(), self.base_config)
+
+    def show_settings(self, config: TrainConfig) -> None:
+        """Fill the form from `config`; the options it does not show are kept for the next start."""
+        self.base_config = config
+        self.form.set_values(config)
 
     def start(self, config: TrainConfig | None = None, run_path: Path | None = None) -> TrainJob | None:
         """Train with the form's settings (or `config`, shown in the form) into `run_path` or a new folder."""
         if config is not None:
             self.form.set_values(config)
         return self._launched(self.controller.start(config or self.config(), run_path))
+
+    def recommend(self) -> None:
+        """Fill the form with the recommended settings of the dataset and size it shows."""
+        values = self.form.values()
+        self.controller.recommend(values["dataset"], values["size"])
 
     def resume(self, run_path: Path | None = None) -> TrainJob | None:
         return self._launched(self.controller.resume(run_path or self.run_path, self.config()))
@@ -190,7 +206,7 @@ class TrainingPanel(QWidget):
     def use_shown_settings(self) -> None:
         """Copy the shown run's settings into the form (its dataset, model, epochs...)."""
         if self.shown_record is not None:
-            self.form.set_values(self.shown_record.config)
+            self.show_settings(self.shown_record.config)
             self._dataset_chosen_by_hand = True
 
     def ask_export_csv(self) -> None:

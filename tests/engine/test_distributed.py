@@ -26,7 +26,8 @@ from engine.learning.trainer import Trainer, TrainEvent
 from engine.options import TrainConfig
 from engine.runs.rundir import RunDir
 
-RUN_FILES = {"config.json", "metrics.jsonl", "best.safetensors", "best.json", "last.safetensors", "last.json"}
+RUN_FILES = {"config.json", "metrics.jsonl", "best.safetensors", "best.json", "last.safetensors", "last.json",
+             "calibration.json"}
 
 
 def _config(medmnist_root: Path, **changes) -> TrainConfig:

@@ -1,0 +1,82 @@
+"""`python scripts/results.py`: train what the results need, then write `docs/results.md`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from engine.results.jobs import ABLATION_SETS, QUICK, Runner, ablation_jobs, files_found, read_results, table_jobs
+from engine.results.report import Page, update_readme, write_page
+
+REPO = Path(__file__).resolve().parents[2]
+PARTS = ("table", "ablations")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/results.py", description=__doc__)
+    parser.add_argument("--data-root", default=os.environ.get("SPIKEVIEW_DATA", str(REPO.parent / "shared/data/medmnist")),
+                        help="folder of MedMNIST .npz files: every recipe is trained on every file found")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per set for the table (mean ± sd)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--only", nargs="+", metavar="FLAG", help="these datasets only")
+    parser.add_argument("--ablation-sets", nargs="+", default=list(ABLATION_SETS), metavar="FLAG")
+    parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
+                                                             "(default: each set's recipe)")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
+                                                             "written away from docs/ unless --out says otherwise")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings side by side")
+    parser.add_argument("--threads", type=int, default=1, help="threads per training (OMP_NUM_THREADS)")
+    parser.add_argument("--nice", type=int, default=0, help="niceness of the trainings")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--runs", type=Path, help="where the runs go (default runs/results, or runs/results-quick)")
+    parser.add_argument("--out", type=Path, help="the page (default docs/results.md, or RUNS/results.md with --quick)")
+    parser.add_argument("--reference", type=Path, default=REPO.parent / "shared/reference/medmnist_v2_baselines.md")
+    parser.add_argument("--report-only", action="store_true", help="train nothing; write the page from finished runs")
+    return parser
+
+
+def _command(args: argparse.Namespace, part: str) -> str:
+    words = ["python scripts/results.py", f"--data-root {args.data_root}", f"--parts {part}"]
+    if part == "table":
+        words.append(f"--seeds {args.seeds}")
+    if part == "ablations" and list(args.ablation_sets) != list(ABLATION_SETS):
+        words.append("--ablation-sets " + " ".join(args.ablation_sets))
+    if part == "ablations" and args.ablation_epochs:
+        words.append(f"--ablation-epochs {args.ablation_epochs}")
+    if args.quick:
+        words.append("--quick")
+    return " ".join(words)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    runs = args.runs or REPO / ("runs/results-quick" if args.quick else "runs/results")
+    out = args.out or (runs / "results.md" if args.quick else REPO / "docs/results.md")
+    data_root = Path(args.data_root)
+    files = files_found(data_root, args.only)
+    if not files and not args.report_only:
+        print(f"error: no MedMNIST files found in {data_root}.", file=sys.stderr)
+        return 2
+    extra = QUICK if args.quick else {}
+    jobs = []
+    if "table" in args.parts:
+        jobs += table_jobs(files, 1 if args.quick else args.seeds, extra)
+    if "ablations" in args.parts:
+        shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
+        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra})
+    failed = []
+    if not args.report_only:
+        runner = Runner(runs, data_root, args.device, args.jobs, args.threads, args.nice)
+        todo = sum(not runner.finished(job) for job in jobs)
+        logging.info("%d runs to train (%d already finished) into %s", todo, len(jobs) - todo, runs)
+        failed = runner.run_all(jobs, lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name))
+    page = Page(_command(args, "table"), _command(args, "ablations"), runs, args.reference, args.quick)
+    results = read_results(runs)
+    path = write_page(results, page, out)
+    logging.info("wrote %s", path)
+    if not args.quick and out.resolve() == (REPO / "docs/results.md").resolve():
+        update_readme(REPO / "README.md", results, page, "docs/results.md")
+    return 1 if failed else 0

@@ -1,0 +1,159 @@
+"""Which runs make the results, and running them.
+
+A `Job` is one training: the recommended recipe of a flag and size, a seed, and the options an
+ablation changes. Its run folder holds `job.json` (the full recipe it trains with, so the run can be
+repeated by hand with `spikeview-engine train --recipe job.json`), the run itself, `train.log` and,
+once finished, `result.json` (the Trainer's summary plus the device and the wall time). Finished jobs
+are never run again; an interrupted one resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.data.medmnist import list_dataset_files
+from engine.recipes import recommended
+from engine.runs.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+JOB_FILE, RESULT_FILE, LOG_FILE = "job.json", "result.json", "train.log"
+QUICK = {"epochs": 1, "train_limit": 64}  # --quick: every job, in a few seconds
+ABLATION_SETS = ("breastmnist", "pneumoniamnist", "adrenalmnist3d")
+
+# variant → (what it is, the options it changes in the recipe); the first is the recipe itself
+ABLATIONS: dict[str, tuple[str, dict]] = {
+    "recipe": ("recipe (TET, T=4, augmentation, no enhancement, membrane shortcut)", {}),
+    "ce": ("CE on the mean output instead of TET", {"loss": "ce"}),
+    "t1": ("T = 1", {"timesteps": 1}),
+    "t2": ("T = 2", {"timesteps": 2}),
+    "t8": ("T = 8", {"timesteps": 8}),
+    "no-augment": ("no augmentation", {"augment": False}),
+    "equalize": ("histogram equalisation", {"enhance": "equalize"}),
+    "clahe": ("CLAHE", {"enhance": "clahe"}),
+    "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str  # table | ablation
+    flag: str
+    size: int
+    seed: int = 0
+    variant: str = "recipe"
+    options: dict = field(default_factory=dict)  # laid over the recipe
+
+    @property
+    def name(self) -> str:
+        """The run folder's name (with the epochs when a job changes the recipe's, so no run is reused
+        for another schedule)."""
+        epochs = f"-e{self.options['epochs']}" if "epochs" in self.options else ""
+        return f"{self.flag}_{self.size}/{self.kind}-{self.variant}{epochs}-seed{self.seed}"
+
+    def settings(self) -> dict:
+        """The full training settings: the recipe, then the job's own options and its seed."""
+        return {**recommended(self.flag, self.size).settings, **self.options, "seed": self.seed}
+
+
+def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = None) -> list[Job]:
+    return [Job("table", flag, size, seed, options=dict(extra or {})) for flag, size in files
+            for seed in range(seeds)]
+
+
+def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None) -> list[Job]:
+    """Every variant on the 28-pixel file of each ablation set that is present."""
+    present = {flag for flag, size in files if size == 28}
+    return [Job("ablation", flag, 28, 0, variant, {**options, **(extra or {})})
+            for flag in sets if flag in present for variant, (_, options) in ABLATIONS.items()]
+
+
+def files_found(data_root: Path, only: list[str] | None = None) -> list[tuple[str, int]]:
+    """(flag, size) of every MedMNIST file under `data_root` (or of those named in `only`)."""
+    found = [(f.spec.flag, f.spec.size) for f in list_dataset_files(data_root)]
+    return [(flag, size) for flag, size in found if not only or flag in only]
+
+
+def device_description(device: str, threads: int) -> str:
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {threads} thread{'s' if threads > 1 else ''} (of {os.cpu_count()} cores)"
+
+
+@dataclass
+class Runner:
+    """Runs jobs in child processes, `parallel` at a time, each with `threads` threads at `niceness`."""
+
+    runs_root: Path
+    data_root: Path
+    device: str = "cpu"
+    parallel: int = 1
+    threads: int = 1
+    niceness: int = 0
+
+    def run_dir(self, job: Job) -> Path:
+        return self.runs_root / job.name
+
+    def finished(self, job: Job) -> bool:
+        return (self.run_dir(job) / RESULT_FILE).is_file()
+
+    def run_all(self, jobs: list[Job], on_done: Callable[[Job, bool], None] | None = None) -> list[Job]:
+        """Run the jobs not yet finished; returns those that failed."""
+        todo = [job for job in jobs if not self.finished(job)]
+        failed = []
+        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+            for job, ok in zip(todo, pool.map(self.run_one, todo)):
+                if not ok:
+                    failed.append(job)
+                if on_done is not None:
+                    on_done(job, ok)
+        return failed
+
+    def command(self, job: Job) -> list[str]:
+        folder = self.run_dir(job)
+        command = [sys.executable, "-m", "engine.cli", "train", "--data-root", str(self.data_root),
+                   "--device", self.device, "--out", str(folder), "--exact-out"]
+        if RunDir(folder).has_checkpoint("last"):
+            return command + ["--resume", "--epochs", str(job.settings()["epochs"])]
+        return command + ["--recipe", str(folder / JOB_FILE)]
+
+    def run_one(self, job: Job) -> bool:
+        folder = self.run_dir(job)
+        if not RunDir(folder).has_checkpoint("last"):
+            shutil.rmtree(folder, ignore_errors=True)  # a run that never finished an epoch starts again
+            folder.mkdir(parents=True)
+            (folder / JOB_FILE).write_text(json.dumps(job.settings(), indent=2))
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
+        niceness = self.niceness
+        start = time.perf_counter()
+        with open(folder / LOG_FILE, "a") as log_file:
+            done = subprocess.run(self.command(job), env=env, stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                  preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
+        if done.returncode != 0:
+            log.warning("%s failed (exit %d); see %s", job.name, done.returncode, folder / LOG_FILE)
+            return False
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        summary.update(job={"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed,
+                            "variant": job.variant, "options": job.options},
+                       device=device_description(self.device, self.threads),
+                       wall_seconds=time.perf_counter() - start)
+        (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2))
+        return True
+
+
+def read_results(runs_root: Path) -> list[dict]:
+    """The summaries of every finished job under `runs_root`."""
+    return [json.loads(path.read_text()) for path in sorted(Path(runs_root).glob(f"*/*/{RESULT_FILE}"))]

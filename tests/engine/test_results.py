@@ -1,0 +1,77 @@
+"""scripts/results.py: the whole pipeline in --quick mode on real MedMNIST files (2D and 3D), the
+published baselines it reads, and the page it writes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.results.baselines import best_published, read_baselines, reference_for
+from engine.results.jobs import ABLATIONS, JOB_FILE, RESULT_FILE, Job, ablation_jobs, table_jobs
+from engine.results.report import mean_sd
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def reference(shared_data: Path) -> Path:
+    path = shared_data.parent / "reference" / "medmnist_v2_baselines.md"
+    assert path.is_file(), f"the published baselines are missing: {path}"
+    return path
+
+
+def test_published_baselines_are_read(reference):
+    table = read_baselines(reference)
+    assert len(table) == 18
+    assert reference_for("breastmnist", 2, table).acc == pytest.approx(0.863)
+    assert reference_for("breastmnist", 2, table).auc == pytest.approx(0.901)
+    assert reference_for("vesselmnist3d", 3, table).auc == pytest.approx(0.874)
+    best = best_published("pneumoniamnist", table)
+    assert (best.acc, best.auc) == (pytest.approx(0.946), pytest.approx(0.991))
+
+
+def test_jobs_are_the_recipe_with_one_change():
+    files = [("breastmnist", 28), ("adrenalmnist3d", 28), ("adrenalmnist3d", 64)]
+    table = table_jobs(files, seeds=2)
+    assert len(table) == 6 and {j.seed for j in table} == {0, 1}
+    ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
+    assert len(ablations) == 2 * len(ABLATIONS)  # pneumoniamnist is not there; 28 px only
+    t8 = next(j for j in ablations if j.variant == "t8")
+    assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
+
+
+def test_mean_sd():
+    assert mean_sd([0.5]) == "0.500" and mean_sd([0.4, 0.6]) == "0.500 ± 0.141" and mean_sd([]) == "–"
+
+
+@pytest.mark.slow
+def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
+    runs, page = tmp_path / "runs", tmp_path / "results.md"
+    command = [sys.executable, str(REPO / "scripts" / "results.py"), "--quick", "--data-root", str(medmnist_root),
+               "--only", "breastmnist", "adrenalmnist3d", "--ablation-sets", "breastmnist", "--runs", str(runs),
+               "--out", str(page), "--reference", str(reference), "--jobs", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = sorted(runs.glob(f"*/*/{RESULT_FILE}"))
+    assert len(results) == 3 + len(ABLATIONS)  # breast 28, adrenal 28 and 64; the ablations on breast
+    for path in results:
+        summary = json.loads(path.read_text())
+        assert summary["epochs"] == 1 and 0 <= summary["test_acc"] <= 1 and summary["device"].startswith("CPU")
+        assert json.loads((path.parent / JOB_FILE).read_text())["train_limit"] == 64
+        assert summary["calibration"]["temperature"] > 0 and summary["energy"]["firing_rate"] >= 0
+    text = page.read_text()
+    assert "Quick mode" in text and "--quick" in text
+    assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
+    assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
+    assert "## Ablations" in text and all(description in text for description, _ in ABLATIONS.values())
+    for flag in ("breastmnist_28", "adrenalmnist3d_28", "adrenalmnist3d_64"):
+        image = np.asarray(Image.open(tmp_path / "results" / f"{flag}_curves.png").convert("L"))
+        assert image.std() > 5  # a drawn chart, not a blank canvas
+    # a second call reuses every finished run
+    again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and "0 runs to train" in again.stderr
