@@ -8,7 +8,9 @@ preprocessing (values in [0, 1]). At inference `engine.probe.domain` compares an
 Intensities are compared through histograms: each training image's histogram lies at some distance
 (the Wasserstein-1 distance between cumulative histograms, in units of the full intensity range) from
 the pooled histogram of all of them; an input farther than `INTENSITY_MARGIN` times the distance that
-99.5 % of training images stay within is "far outside the training range". Measured on BreastMNIST,
+99.5 % of training images stay within, and farther than `MIN_INTENSITY_DISTANCE` (a few grey levels: a
+synthetic set whose images all share one histogram would otherwise flag any resampled copy of its own
+kind), is "far outside the training range". Measured on BreastMNIST,
 OrganAMNIST and PneumoniaMNIST: no test image crosses that line; an almost black CT angiography
 slice does for the ultrasound model.
 """
@@ -22,6 +24,7 @@ from engine.data.spec import DatasetSpec
 
 BINS = 32  # histogram bins over 0..255
 INTENSITY_MARGIN = 1.25
+MIN_INTENSITY_DISTANCE = 0.03  # of the full intensity range
 _MAX_IMAGES = 2000  # images sampled (evenly) for the statistics
 _CHUNK = 64
 
@@ -69,7 +72,7 @@ class IntensityStats:
     @property
     def distance_limit(self) -> float:
         """Beyond this distance from the pooled histogram an input is far outside the training range."""
-        return INTENSITY_MARGIN * self.image_distance["99.5"]
+        return max(INTENSITY_MARGIN * self.image_distance["99.5"], MIN_INTENSITY_DISTANCE)
 
     def distance(self, image: np.ndarray) -> float:
         """How far one image (values in [0, 1]) lies from the pooled training histogram."""

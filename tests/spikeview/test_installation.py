@@ -41,6 +41,7 @@ def test_sample_model_finds_the_sample_lesion():
 
     result = infer(resources.sample_run_path(), resources.sample_scan_path())
     assert result.label_name == PHANTOM_LABELS[1]
+    assert result.in_domain, f"the first model a new user tries must judge its own sample: {result.flags}"
 
 
 @pytest.mark.slow
