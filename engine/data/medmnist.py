@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.rows import read_npy_header
+from engine.data.npy_files import read_npy_header
 from engine.data.spec import SPLITS, DatasetSpec
 from engine.errors import UserError
 

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.catalog import PHANTOM_FLAGS, channels_first, load_split_labels, split_image_chunks
-from engine.data.rows import ArrayRows, FileRows, write_npy_rows
+from engine.data.npy_files import write_npy_rows
+from engine.data.rows import ArrayRows, FileRows
 from engine.data.spec import DatasetSpec
 from engine.data.transforms import enhance
 from engine.errors import UserError

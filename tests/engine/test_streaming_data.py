@@ -11,7 +11,8 @@ from engine.data.catalog import channels_first, get_spec, load_split
 from engine.data.encoders import encode
 from engine.data.medmnist import medmnist_image_chunks
 from engine.data.pipeline import Preprocessing, load_split_tensors, prepared_path
-from engine.data.rows import ArrayRows, FileRows, write_npy_rows
+from engine.data.npy_files import write_npy_rows
+from engine.data.rows import ArrayRows, FileRows
 from engine.data.transforms import AugmentConfig, BatchPart, augment, enhance
 
 
