@@ -34,6 +34,12 @@ def train_in_app(config_json: str, run_dir: Path) -> dict:
     """Start the app's window, train through its training panel, return when the run has ended."""
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:  # what `spikeview` does at start-up, before torch loads (engine.device, the one place for threads)
+        from engine.device import configure_threads
+    except ImportError:  # a commit from before that place: its app set no thread count
+        configure_threads = None
+    if configure_threads is not None:
+        configure_threads()
     from spikeview.app import create_application
 
     app = create_application([])
