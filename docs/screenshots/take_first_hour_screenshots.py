@@ -45,8 +45,10 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="spikeview_first_hour_"))
     os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_STATE_HOME=str(home / "state"))
+    from engine.device import configure_threads
     from spikeview.app import create_application
 
+    configure_threads()  # as `spikeview` does at start-up, before torch loads
     app = create_application([])
     from spikeview.main_window import MainWindow
 
