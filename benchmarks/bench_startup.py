@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from revisions import add_tree, remove_tree
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,11 +101,6 @@ def time_start(command: list[str], env: dict, scan: Path | None, cold: bool, wai
             "scan_shown_s": round(shown, 3) if shown is not None else None, **found}
 
 
-def checkout(rev: str, folder: Path) -> Path:
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(folder), rev],
-                   check=True, capture_output=True)
-    return folder
-
 
 def median_of(rows: list[dict], key: str) -> float | None:
     values = [row[key] for row in rows if row.get(key) is not None]
@@ -124,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_startup_") as scratch:
         commands = {"source": ([sys.executable, "-m", "spikeview.app"], {**base_env, "PYTHONPATH": str(REPO)})}
         if args.before:
-            tree = checkout(args.before, Path(scratch) / "before")
+            tree = add_tree(args.before, Path(scratch) / "before")
             commands["before"] = ([sys.executable, "-m", "spikeview.app"], {**base_env, "PYTHONPATH": str(tree)})
         if args.installed:
             commands["installed"] = ([args.installed], base_env)
@@ -136,8 +133,7 @@ def main() -> None:
                     print(f"run {run + 1}/{args.runs} {name}: {results[name][-1]}", file=sys.stderr)
         finally:
             if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(Path(scratch) / "before")],
-                               capture_output=True)
+                remove_tree(Path(scratch) / "before")
     keys = ("window_s", "painted_s", "scan_shown_s", "log_painted_s", "log_engine_ready_s")
     summary = {name: {"runs": rows, **{f"median_{key}": median_of(rows, key) for key in keys}}
                for name, rows in results.items()}

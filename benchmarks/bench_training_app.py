@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from revisions import add_tree, remove_tree
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,12 +91,6 @@ def run_command(name: str, command: list[str], env: dict, run_dir: Path) -> dict
             **{k: v for k, v in child.items() if k != "state"}}
 
 
-def checkout(rev: str, folder: Path) -> Path:
-    """The source tree of `rev` (a detached git worktree), to run that commit's app with this venv."""
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(folder), rev],
-                   check=True, capture_output=True)
-    return folder
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,7 +121,7 @@ def main() -> None:
         scratch = Path(scratch)
         trees = {"app": REPO}
         if args.before:
-            trees["app_before"] = checkout(args.before, scratch / "before")
+            trees["app_before"] = add_tree(args.before, scratch / "before")
         base_env = {**os.environ, "HOME": str(scratch / "home"), "XDG_CONFIG_HOME": str(scratch / "home" / "config"),
                     "XDG_STATE_HOME": str(scratch / "home" / "state"), "PYTHONDONTWRITEBYTECODE": "1"}
         if args.threads:
@@ -144,8 +140,7 @@ def main() -> None:
                     print(f"round {round_number + 1}/{args.rounds} {name}: {results[name][-1]}", file=sys.stderr)
         finally:
             if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(trees["app_before"])],
-                               capture_output=True)
+                remove_tree(trees["app_before"])
     medians = {name: statistics.median(r["median_images_per_s"] for r in rows) for name, rows in results.items()}
     summary = {"config": {**config, "data_root": str(args.data_root)}, "omp_num_threads": args.threads or None,
                "cpu_count": os.cpu_count(), "qt_platform": "xcb" if os.environ.get("DISPLAY") else "offscreen",

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from revisions import add_tree, remove_tree
+
 REPO = Path(__file__).resolve().parents[1]
 SHAPE = (512, 512, 300)
 
@@ -143,11 +145,6 @@ def volume_render(volume) -> dict:
 
 
 # ---- the driver ---------------------------------------------------------------------------------------
-def checkout(rev: str, folder: Path) -> Path:
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(folder), rev],
-                   check=True, capture_output=True)
-    return folder
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -164,7 +161,7 @@ def main() -> int:
         scratch = Path(scratch)
         path = scratch / "synthetic_ct.nii.gz"
         nib.save(nib.Nifti1Image(synthetic_ct(), np.diag([0.7, 0.7, 1.0, 1.0])), path)
-        trees = {"source": REPO, **({"before": checkout(args.before, scratch / "before")} if args.before else {})}
+        trees = {"source": REPO, **({"before": add_tree(args.before, scratch / "before")} if args.before else {})}
         env = {**os.environ, "HOME": str(scratch / "home"), "XDG_CONFIG_HOME": str(scratch / "home" / "config"),
                "XDG_STATE_HOME": str(scratch / "home" / "state"), "PYTHONDONTWRITEBYTECODE": "1"}
         results: dict[str, list[dict]] = {name: [] for name in trees}
@@ -180,8 +177,7 @@ def main() -> int:
                     print(f"round {round_number + 1}/{args.rounds} {name}: {results[name][-1]}", file=sys.stderr)
         finally:
             if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(trees["before"])],
-                               capture_output=True)
+                remove_tree(trees["before"])
     keys = ("load_s", "load_to_first_slice_s", "app_first_slice_s", "slice_scroll_fps", "volume_render_frame_s")
     medians = {name: {key: statistics.median(row[key] for row in rows) for key in keys} for name, rows in results.items()}
     summary = {"volume_shape": list(SHAPE), "runs": results, "medians": medians, "cpu_threads": os.cpu_count(),
