@@ -15,9 +15,16 @@ A long job may subclass `Job` (override `run_work`, emit extra signals from insi
 fresh thread instead of the pool: a training run neither holds one of the pool's few threads for
 hours nor inherits a pool thread's torch settings (OpenMP keeps its thread count per thread, so a
 pool thread that ran torch before would ignore a thread count set since).
+
+torch must not be imported by two threads at once: its package imports form cycles, and a second
+thread gets a partly initialised module (seen in the installed app: the runs list and the engine's
+start-up importing it together). So a job first imports torch under one lock (`import_torch`), unless
+it says it needs none (`needs_torch=False`: opening scans, listing datasets), which keeps those quick
+while the engine starts.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -33,6 +40,21 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 Work = Callable[[ProgressCallback, CancelCheck], Any]
+
+TORCH_MODULES = ("torch", "torch._dynamo", "spikingjelly.activation_based.neuron")  # the cycle-prone imports
+_torch_lock = threading.Lock()
+_torch_imported = False
+
+
+def import_torch() -> None:
+    """Import torch (and what imports it in cycles) once, one thread at a time; quick afterwards."""
+    global _torch_imported
+    if _torch_imported:
+        return
+    with _torch_lock:
+        for name in TORCH_MODULES:
+            importlib.import_module(name)
+        _torch_imported = True
 
 
 class JobCancelled(Exception):
@@ -51,10 +73,12 @@ class Job(QObject):
     OWN_THREAD = False  # True: JobRunner starts it on a thread of its own, not on the pool
     cancellable = True  # False: work that cannot stop half-way (the status bar offers no Cancel)
 
-    def __init__(self, title: str, work: Work | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, title: str, work: Work | None = None, parent: QObject | None = None,
+                 needs_torch: bool = True) -> None:
         super().__init__(parent)
         self.title = title
         self._work = work
+        self.needs_torch = needs_torch
         self._cancel = threading.Event()
         self.running = False
         self.done = False
@@ -75,6 +99,8 @@ class Job(QObject):
         """Run on the current thread and emit the outcome (the runner calls this on a worker)."""
         self.running = True
         try:
+            if self.needs_torch:
+                import_torch()
             result = self.run_work()
         except JobCancelled:
             self.cancelled_.emit()
@@ -136,9 +162,10 @@ class JobRunner(QObject):
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
         on_progress: Callable[[float], None] | None = None,
+        needs_torch: bool = True,
     ) -> Job:
         """Wrap `work` in a Job, connect the callbacks (called on the GUI thread), then start it."""
-        job = Job(title, work)
+        job = Job(title, work, needs_torch=needs_torch)
         for signal, slot in ((job.succeeded, on_success), (job.failed, on_failure), (job.progress, on_progress)):
             if slot is not None:
                 signal.connect(slot)

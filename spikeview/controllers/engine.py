@@ -1,7 +1,8 @@
 """Starting the engine: the modules behind training, inference and the scan readers (torch,
 SpikingJelly, scikit-learn, pydicom, nibabel: several seconds of imports) are imported on a worker
 thread once the window is on screen, while the window says "Starting the engine". Work asked for
-before that waits for nothing: a job imports what it needs itself, on its worker thread.
+before that imports what it needs itself, on its worker thread; torch itself only ever on one thread
+at a time (`spikeview.jobs.import_torch`).
 """
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from spikeview.jobs import Job, JobRunner
+from spikeview.jobs import TORCH_MODULES, Job, JobRunner, import_torch
 
 log = logging.getLogger(__name__)
 
 # Heaviest first: torch is most of the wait. torch._dynamo comes with torch.optim on first use, with
 # sympy: imported here, its first import inside a training run stalled the GUI for hundreds of ms.
 ENGINE_MODULES = (
-    "torch", "torch._dynamo", "spikingjelly.activation_based.neuron", "engine.models", "engine.learning.trainer",
+    *TORCH_MODULES, "engine.models", "engine.learning.trainer",
     "engine.learning.curves", "engine.probe.analysis", "engine.probe.recorder", "engine.probe.inference",
     "engine.runs.listing", "engine.io.loader", "engine.io.labels", "engine.io.dicom",
 )
@@ -27,6 +28,7 @@ ENGINE_MODULES = (
 def import_engine(progress) -> float:
     """Import ENGINE_MODULES, reporting the fraction done; returns the seconds it took."""
     start = time.perf_counter()
+    import_torch()  # most of the wait, under the lock every job takes before touching torch
     for done, name in enumerate(ENGINE_MODULES):
         importlib.import_module(name)
         progress((done + 1) / len(ENGINE_MODULES))
@@ -46,7 +48,7 @@ class EngineController(QObject):
         self.job: Job | None = None
 
     def start(self) -> Job:
-        job = Job("Starting the engine", lambda progress, _c: import_engine(progress))
+        job = Job("Starting the engine", lambda progress, _c: import_engine(progress), needs_torch=False)
         job.cancellable = False  # an import cannot stop half-way
         job.succeeded.connect(self._on_ready)
         job.failed.connect(self.failed.emit)

@@ -85,7 +85,7 @@ class FilesController(QObject):
         return self.runner.run(
             f"Opening {path.name}", lambda progress, cancelled: _open(path, series_uid, progress, cancelled),
             on_success=lambda opened: self._on_opened(path, series_uid, opened),
-            on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message),
+            on_failure=lambda message: self.failed.emit(f"Could not open {path.name}", message), needs_torch=False,
         )
 
     def open_sample_scan(self) -> Job:
@@ -130,7 +130,7 @@ class FilesController(QObject):
 
         return self.runner.run(
             f"Resampling {path.name}", work, on_success=lambda result: self._replace(scan, path, series_uid, *result),
-            on_failure=lambda message: self.failed.emit(f"Could not resample {path.name}", message),
+            on_failure=lambda message: self.failed.emit(f"Could not resample {path.name}", message), needs_torch=False,
         )
 
     def _replace(self, old: OpenScan, path: Path, series_uid: str | None, volume: Volume, label: Volume | None) -> None:
@@ -157,7 +157,7 @@ class FilesController(QObject):
         return self.runner.run(
             f"Opening label {name}", work,
             on_success=lambda label: self.session.set_label(scan, label),
-            on_failure=lambda message: self.failed.emit(f"Could not overlay {name}", message),
+            on_failure=lambda message: self.failed.emit(f"Could not overlay {name}", message), needs_torch=False,
         )
 
     def close_current_scan(self) -> None:
@@ -172,7 +172,8 @@ class FilesController(QObject):
         root = self.session.data_root
         return self.runner.run(f"Looking for datasets in {root.name}", lambda _p, _c: available_datasets(root),
                                on_success=self._on_datasets_listed,
-                               on_failure=lambda message: self.failed.emit("Could not list the datasets", message))
+                               on_failure=lambda message: self.failed.emit("Could not list the datasets", message),
+                               needs_torch=False)
 
     def _on_datasets_listed(self, datasets: list[DatasetFile]) -> None:
         self.session.set_datasets(datasets)
@@ -187,7 +188,7 @@ class FilesController(QObject):
         return self.runner.run(
             f"Loading {dataset.title} {split}", lambda _p, _c: load_split(dataset.spec, split, dataset.root),
             on_success=lambda arrays: self._on_split(dataset, split, arrays),
-            on_failure=self._on_split_failed,
+            on_failure=self._on_split_failed, needs_torch=False,
         )
 
     def _on_split(self, dataset: DatasetFile, split: str, arrays: tuple[np.ndarray, np.ndarray]) -> None:
@@ -232,7 +233,8 @@ class FilesController(QObject):
             self.failed.emit("Nothing to export", "There is no recording to save yet.")
             return None
         return self.runner.run(f"Saving {Path(path).name}", lambda _p, _c: shown.recording.save(path),
-                               on_failure=lambda message: self.failed.emit("Could not save the recording", message))
+                               on_failure=lambda message: self.failed.emit("Could not save the recording", message),
+                               needs_torch=False)
 
 
 def _open(path: Path, series_uid: str | None, progress: ProgressCallback, cancelled: CancelCheck) -> _Opened:
