@@ -16,15 +16,13 @@ fresh thread instead of the pool: a training run neither holds one of the pool's
 hours nor inherits a pool thread's torch settings (OpenMP keeps its thread count per thread, so a
 pool thread that ran torch before would ignore a thread count set since).
 
-torch must not be imported by two threads at once: its package imports form cycles, and a second
-thread gets a partly initialised module (seen in the installed app: the runs list and the engine's
-start-up importing it together). So a job first imports torch under one lock (`import_torch`), unless
-it says it needs none (`needs_torch=False`: opening scans, listing datasets), which keeps those quick
-while the engine starts.
+torch must not be imported by two threads at once (`engine.imports`; seen in the installed app: the
+runs list and the engine's start-up importing it together). So a job first imports torch under that one
+lock, unless it says it needs none (`needs_torch=False`: opening scans, listing datasets), which keeps
+those quick while the engine starts.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -34,27 +32,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from engine.errors import UserError
+from engine.imports import import_torch
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 Work = Callable[[ProgressCallback, CancelCheck], Any]
-
-TORCH_MODULES = ("torch", "torch._dynamo", "spikingjelly.activation_based.neuron")  # the cycle-prone imports
-_torch_lock = threading.Lock()
-_torch_imported = False
-
-
-def import_torch() -> None:
-    """Import torch (and what imports it in cycles) once, one thread at a time; quick afterwards."""
-    global _torch_imported
-    if _torch_imported:
-        return
-    with _torch_lock:
-        for name in TORCH_MODULES:
-            importlib.import_module(name)
-        _torch_imported = True
 
 
 class JobCancelled(Exception):

@@ -23,6 +23,7 @@ import numpy as np
 from engine.data.npy_files import read_npy_header
 from engine.data.spec import SPLITS, DatasetSpec
 from engine.errors import UserError
+from engine.imports import import_torch
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ _FILENAME = re.compile(r"^(?P<flag>[a-z0-9]+?)(?:_(?P<size>\d+))?\.npz$")
 
 
 def _info() -> dict:
+    import_torch()  # the medmnist package imports torch: never from two threads at once
     import medmnist  # creates ~/.medmnist on import; keep it lazy
 
     return medmnist.INFO
@@ -129,6 +131,7 @@ def locate_file(spec: DatasetSpec, root: Path | None = None, download: bool = Tr
 
 def _try_download(spec: DatasetSpec, root: Path) -> None:
     try:
+        import_torch()
         import medmnist
 
         root.mkdir(parents=True, exist_ok=True)

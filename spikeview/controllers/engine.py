@@ -2,7 +2,7 @@
 SpikingJelly, scikit-learn, pydicom, nibabel: several seconds of imports) are imported on a worker
 thread once the window is on screen, while the window says "Starting the engine". Work asked for
 before that imports what it needs itself, on its worker thread; torch itself only ever on one thread
-at a time (`spikeview.jobs.import_torch`).
+at a time (`engine.imports`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from spikeview.jobs import TORCH_MODULES, Job, JobRunner, import_torch
+from engine.imports import TORCH_MODULES, import_torch
+from spikeview.jobs import Job, JobRunner
 
 log = logging.getLogger(__name__)
 
