@@ -174,7 +174,8 @@ class Trainer:
         A run stopped before its first epoch was saved starts again from its seed: the same run."""
         if not self.run_dir.has_checkpoint("last"):
             log.info("%s has no complete epoch yet; starting it again from the beginning", self.run_dir.path)
-            self.run_dir.truncate_metrics(0)
+            if self.dist.is_main:
+                self.run_dir.truncate_metrics(0)
             return 0, -math.inf
         checkpoint = self.run_dir.load_checkpoint("last")
         load_weights(self.model, checkpoint.model_state, self.run_dir.path)
@@ -344,8 +345,7 @@ class Trainer:
             weights = balanced_class_weights(self.splits["train"].labels.numpy(), self.spec.num_classes,
                                              self.spec.multi_label).to(self.device)
         self.loss_terms = LossTerms(cfg.label_smoothing, weights)
-        steps_per_epoch = math.ceil(len(self.splits["train"]) / cfg.batch_size)
-        decay = 1 - 1 / max(cfg.ema_epochs * steps_per_epoch, 1)
+        decay = 1 - 1 / max(cfg.ema_epochs * self._steps_per_epoch(), 1)
         self.average = WeightAverage(self.model, decay) if cfg.ema_epochs > 0 else None
 
     def _restore_average(self) -> None:
