@@ -11,8 +11,10 @@ Contenders, all on the same input (batch of encoded images [T, B, C, *spatial]):
   ours, its width chosen for the parameter count. It is 2D only: in 3D it is reported as missing.
 
 Each repetition times every contender once, in turn, so all meet the same machine load; figures are
-medians, and ratios (ours over the others) are what to compare between machines. Training steps use
-the device's autocast (bf16 on a GPU). On CUDA the result also holds the fused LIF kernel's achieved
+medians, and ratios (ours over the others) are what to compare between machines. Every contender runs
+in each number format asked for (`precisions`: fp32, bf16 autocast, or auto = the device's default, as
+`engine.device.autocast_for`); with more than one, a contender's name ends in its format
+(`ours_compiled_bf16`), so that one run compares across formats too. On CUDA the result also holds the fused LIF kernel's achieved
 memory bandwidth as a fraction of a device-to-device copy measured in the same run.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from engine.data.encoders import encode
-from engine.device import autocast_for, pick_device
+from engine.device import autocast_for, pick_device, resolve_precision
 from engine.models import count_parameters, create_model, load_for_run, ready_for_inference
 from engine.models.compiled import CompiledModel, decide_compile
 from engine.models.spike_driven_transformer import stem_stride
@@ -80,11 +82,11 @@ def match_spikingjelly_sdt(target: int, heads: int, depth: int, input_size: int,
 
 # -- timing ---------------------------------------------------------------------------------------
 def _train_step(model: nn.Module, state: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                device: torch.device) -> Callable[[], None]:
+                device: torch.device, precision: str) -> Callable[[], None]:
     optimizer = torch.optim.AdamW(state.parameters(), lr=1e-4)
 
     def step() -> None:
-        with autocast_for(device):
+        with autocast_for(device, precision):
             out = model(x).float()
         logits = out.mean(0) if out.ndim == 3 else out  # ours: [T, B, classes]; SpikingJelly's: [B, classes]
         loss = nn.functional.cross_entropy(logits, y)
@@ -96,10 +98,11 @@ def _train_step(model: nn.Module, state: nn.Module, x: torch.Tensor, y: torch.Te
     return step
 
 
-def _inference(model: nn.Module, state: nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], None]:
+def _inference(model: nn.Module, state: nn.Module, x: torch.Tensor, device: torch.device, precision: str
+               ) -> Callable[[], None]:
     @torch.no_grad()
     def run() -> None:
-        with autocast_for(device):
+        with autocast_for(device, precision):
             model(x)
         functional.reset_net(state)
 
@@ -172,12 +175,23 @@ def _output_difference(ours: nn.Module, stock: nn.Module, x: torch.Tensor) -> fl
     return difference
 
 
-def _ratios(rates: dict[str, float], ours: str) -> dict[str, float]:
-    return {f"{ours}_over_{other}": rates[ours] / rates[other] for other in rates if other != ours}
+def _ratios(rates: dict[str, float]) -> dict[str, float]:
+    """Each of ours (eager, compiled; in each format) over every other contender."""
+    return {f"{ours}_over_{other}": rates[ours] / rates[other]
+            for ours in rates if ours.startswith("ours_") for other in rates if other != ours}
+
+
+def _in_formats(factory: Callable[[str, str], Callable[[], None]], names: list[str], precisions: tuple[str, ...]
+                ) -> dict[str, Callable[[], None]]:
+    """factory(contender, precision) for each contender in each format; names suffixed when several."""
+    if len(precisions) == 1:
+        return {name: factory(name, precisions[0]) for name in names}
+    return {f"{name}_{precision}": factory(name, precision) for name in names for precision in precisions}
 
 
 def bench_dims(model_name: str, spatial_dims: int, size: int, timesteps: int, batch_size: int, classes: int,
-               steps: int, repeats: int, device: torch.device, compile_mode: str, run: Path | str | None) -> dict:
+               steps: int, repeats: int, device: torch.device, compile_mode: str, run: Path | str | None,
+               precisions: tuple[str, ...] = ("auto",)) -> dict:
     """Every contender in one spatial dimensionality: training and inference images/s, side by side."""
     torch.manual_seed(0)
     model_name, ours = _ours(model_name, spatial_dims, size, timesteps, classes, device, run)
@@ -191,32 +205,41 @@ def bench_dims(model_name: str, spatial_dims: int, size: int, timesteps: int, ba
 
     for model in models.values():
         model.train()
-    first_train, train = paired_seconds(
-        {name: _train_step(model, eager_of[name], x, y, device) for name, model in models.items()}, steps, device)
+    names = list(models)
+    first_train, train = paired_seconds(_in_formats(
+        lambda name, precision: _train_step(models[name], eager_of[name], x, y, device, precision), names, precisions),
+        steps, device)
     models["stock_layers"].load_state_dict(ours.state_dict())  # the twins compute the same function again
     for model in eager_of.values():
         ready_for_inference(model)  # ours: batch norm folded; the others: evaluation mode
     difference = _output_difference(ours, models["stock_layers"], x[:, :8])
-    first_infer, infer = paired_seconds(
-        {name: _inference(model, eager_of[name], x, device) for name, model in models.items()}, repeats, device)
+    first_infer, infer = paired_seconds(_in_formats(
+        lambda name, precision: _inference(models[name], eager_of[name], x, device, precision), names, precisions),
+        repeats, device)
     train_rates = {name: batch_size / seconds for name, seconds in train.items()}
     infer_rates = {name: batch_size / seconds for name, seconds in infer.items()}
     result = {
         "model": model_name, "run": str(run) if run is not None else None, "spatial_dims": cfg.spatial_dims,
         "size": cfg.input_size, "timesteps": cfg.timesteps, "batch_size": batch_size, **notes,
+        "precisions": {precision: resolve_precision(precision, device) for precision in precisions},
         "train_images_per_s": train_rates, "inference_images_per_s": infer_rates,
-        "train_ratios": {**_ratios(train_rates, "ours_eager"), **(_ratios(train_rates, "ours_compiled") if compiled else {})},
-        "inference_ratios": {**_ratios(infer_rates, "ours_eager"),
-                             **(_ratios(infer_rates, "ours_compiled") if compiled else {})},
+        "train_ratios": _ratios(train_rates), "inference_ratios": _ratios(infer_rates),
         "max_output_difference_vs_stock": difference,
     }
     if compiled:
-        result["compile_seconds"] = {"training_first_step": first_train["ours_compiled"],
-                                     "inference_first_batch": first_infer["ours_compiled"],
+        result["compile_seconds"] = {"training_first_step": _first_of("ours_compiled", first_train),
+                                     "inference_first_batch": _first_of("ours_compiled", first_infer),
                                      "failed": models["ours_compiled"].failed}
     else:
         result["ours_compiled"] = f"not measured: {decide_compile(compile_mode, device).reason}"
     return result
+
+
+def _first_of(contender: str, first_seconds: dict[str, float]) -> dict[str, float] | float:
+    """A contender's first-call seconds (per format when several were measured)."""
+    if contender in first_seconds:
+        return first_seconds[contender]
+    return {name: seconds for name, seconds in first_seconds.items() if name.startswith(contender + "_")}
 
 
 def lif_kernel_bandwidth(x_shape: tuple[int, ...], device: torch.device, repeats: int = 20) -> dict:
@@ -237,7 +260,8 @@ def lif_kernel_bandwidth(x_shape: tuple[int, ...], device: torch.device, repeats
 
 def run_bench(model_name: str = "sdt_small", dims: tuple[int, ...] = (2, 3), size: int = 28, timesteps: int = 4,
               batch_size: int | None = None, classes: int = 11, steps: int = 5, repeats: int = 5,
-              device: str = "cpu", compile_mode: str = "on", run: Path | str | None = None) -> dict:
+              device: str = "cpu", compile_mode: str = "on", run: Path | str | None = None,
+              precisions: tuple[str, ...] = ("auto",)) -> dict:
     """One JSON object: a section per spatial dimensionality (`dims`; with `run=`, the run's own only)."""
     torch_device = pick_device(device)
     if run is not None:
@@ -246,7 +270,7 @@ def run_bench(model_name: str = "sdt_small", dims: tuple[int, ...] = (2, 3), siz
     for spatial_dims in dims:
         batch = batch_size or DEFAULT_BATCH[spatial_dims]
         sections[f"{spatial_dims}d"] = bench_dims(model_name, spatial_dims, size, timesteps, batch, classes, steps,
-                                                 repeats, torch_device, compile_mode, run)
+                                                 repeats, torch_device, compile_mode, run, precisions)
     result = {"device": str(torch_device), "threads": torch.get_num_threads(), "torch": torch.__version__, **sections}
     if torch_device.type == "cuda":  # ~0.8 GB moved per call: well above launch overheads
         result["lif_kernel"] = lif_kernel_bandwidth((timesteps, 128, 256, 28, 28), torch_device)

@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.data.spec import SPLITS
 from engine.device import THREADS_ENV, configure_threads
 from engine.errors import UserError
-from engine.options import COMPILE_MODES, DEVICES, TrainConfig, train_options
+from engine.options import COMPILE_MODES, DEVICES, PRECISIONS, TrainConfig, train_options
 
 
 def _json_default(value):
@@ -262,7 +262,8 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     from engine.bench import run_bench
 
     return run_bench(args.model, tuple(args.dims), args.size, args.timesteps, args.batch_size, steps=args.steps,
-                     repeats=args.repeats, device=args.device, compile_mode=args.compile, run=args.run)
+                     repeats=args.repeats, device=args.device, compile_mode=args.compile, run=args.run,
+                     precisions=tuple(dict.fromkeys(args.precision)))
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -350,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timed inference batches per contender")
     p.add_argument("--device", default="cpu", choices=DEVICES[1:])
     p.add_argument("--compile", default="on", choices=COMPILE_MODES, help="measure the compiled model too (on)")
+    p.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS,
+                   help="number formats to measure every contender in (auto: bf16 on a GPU, fp32 on a CPU)")
     p.add_argument("--run", help="benchmark this trained run's model (its architecture and input size)")
     p.set_defaults(func=cmd_bench)
 

@@ -1,5 +1,9 @@
 """Where the engine computes: the device a run asks for, its number format, and the CPU threads.
 
+Number format (`precision`): `bf16` runs the forward pass under bfloat16 autocast (weights, optimiser
+state and the loss stay float32); `fp32` is full precision. `auto` is bf16 on a GPU and float32 on a
+CPU; bf16 on a CPU is offered where the CPU computes bfloat16 natively (AVX-512 BF16 or AMX).
+
 `configure_threads` is the one place that decides how many threads torch uses on the CPU and how
 OpenMP's idle threads wait; the CLI, the app and `bench` call it at start-up. Measured on the
 project's 2-core machine (`benchmarks/bench_threads.py`): with as many threads as cores, any other
@@ -43,12 +47,33 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast_for(device: torch.device) -> AbstractContextManager:
-    """bfloat16 autocast on a GPU; full precision on the CPU."""
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has native bfloat16 arithmetic (else bf16 autocast is emulated, and slow)."""
     import torch
 
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`fp32` or `bf16`: what `precision` (auto/fp32/bf16) means on `device`."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def precision_warning(precision: str, device: torch.device) -> str:
+    """One line when the number format asked for will be slow here (bf16 emulated on this CPU), else ''."""
+    if resolve_precision(precision, device) == "bf16" and device.type == "cpu" and not cpu_computes_bf16():
+        return "This CPU has no native bfloat16 arithmetic: bf16 is emulated and slower than fp32."
+    return ""
+
+
+def autocast_for(device: torch.device, precision: str = "auto") -> AbstractContextManager:
+    """bfloat16 autocast where `precision` resolves to bf16 on `device`; else full precision."""
+    import torch
+
+    if resolve_precision(precision, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 

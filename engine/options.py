@@ -23,6 +23,7 @@ TEST_TIME_AUGMENTATIONS = ("none", "flip")
 ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
+PRECISIONS = ("auto", "fp32", "bf16")
 SIZES = (28, 64, 128, 224)
 
 
@@ -90,6 +91,9 @@ class TrainConfig:
     device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)
     compile: str = option("auto", "torch.compile the model (minutes the first time, cached after): auto does on a "
                                   "CPU with a C++ compiler for runs of 20,000+ images", choices=COMPILE_MODES)
+    precision: str = option("auto", "number format of the forward pass: bf16 (bfloat16 autocast; weights stay "
+                                    "float32) or fp32; auto is bf16 on a GPU, fp32 on a CPU",
+                            label="Number format", choices=PRECISIONS)
     processes: int = option(1, "data-parallel processes on this machine, one per GPU or sharing the CPU cores "
                                "(0: one per GPU); under torchrun, torchrun's count is used", label="Processes",
                             minimum=0, maximum=64, off_text="all GPUs", flag="--nproc")

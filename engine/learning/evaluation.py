@@ -23,10 +23,11 @@ from engine.options import TrainConfig
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, timesteps: int, encoder: str,
-                   device: torch.device, batch_size: int = 256, flips: list[tuple[int, ...]] | None = None
-                   ) -> tuple[np.ndarray, float]:
+                   device: torch.device, batch_size: int = 256, flips: list[tuple[int, ...]] | None = None,
+                   precision: str = "auto") -> tuple[np.ndarray, float]:
     """Time- and view-averaged scores [N, classes] of every sample of a split, and the mean loss (CE, or
-    BCE for multi-label). `flips`: the views (dims to flip; default the image alone)."""
+    BCE for multi-label). `flips`: the views (dims to flip; default the image alone); `precision`: the
+    number format of the forward pass (`engine.device.autocast_for`)."""
     model.eval()
     logits, loss_sum = [], 0.0
     for start in range(0, len(data), batch_size):
@@ -35,7 +36,7 @@ def predict_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec
         views = []
         for dims in flips or [()]:
             view = images.flip(dims) if dims else images
-            with autocast_for(device):
+            with autocast_for(device, precision):
                 views.append(model(encode(view, timesteps, encoder)).float().mean(0))
             functional.reset_net(model)
         mean = torch.stack(views).mean(0)
@@ -61,7 +62,7 @@ def split_logits(model: torch.nn.Module, data: SplitTensors, spec: DatasetSpec, 
     """
     start, stop = group.share(len(data))
     logits, loss = predict_logits(model, data.window(start, stop), spec, config.timesteps, config.encoder, device,
-                                  config.eval_batch_size, tta_flips(spec.labels, config.tta))
+                                  config.eval_batch_size, tta_flips(spec.labels, config.tta), config.precision)
     if group.enabled:
         logits = group.gather_rows(logits)
         loss = group.sum(loss * (stop - start))[0] / max(len(data), 1)

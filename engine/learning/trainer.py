@@ -35,7 +35,7 @@ from engine.data.encoders import encode
 from engine.data.pipeline import Preprocessing, load_split_tensors, to_unit_float
 from engine.data.spec import SPLITS
 from engine.data.transforms import AugmentConfig, BatchPart, augment, augmentation_for
-from engine.device import autocast_for, pick_device
+from engine.device import autocast_for, pick_device, precision_warning, resolve_precision
 from engine.errors import UserError
 from engine.learning.calibration import calibrate_run
 from engine.learning.distributed import SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, wrap_model
@@ -241,9 +241,12 @@ class Trainer:
             if self.dist.is_main:
                 self.run_dir.write_config(self._run_config())
         augment_cfg = augmentation_for(self.spec.labels, cfg.augment, cfg.augment_strength)
+        if warning := precision_warning(cfg.precision, self.device):
+            log.warning(warning)
         self._emit(TrainEvent("start", epoch=start_epoch, total_steps=total_steps,
                               metrics={"parameters": count_parameters(self.model), "device": str(self.device),
-                                       "processes": self.dist.world_size, "backend": self.dist.backend}))
+                                       "processes": self.dist.world_size, "backend": self.dist.backend,
+                                       "precision": resolve_precision(cfg.precision, self.device)}))
         self.forward_model = compile_model(
             self.model, self._compile_mode(), self.device, len(self.splits["train"]) * (cfg.epochs - start_epoch),
             lambda message: self._emit(TrainEvent("compiling", epoch=start_epoch, total_steps=total_steps,
@@ -296,7 +299,7 @@ class Trainer:
         batch = augment(to_unit_float(images), augment_cfg, gen, part).to(self.device)
         labels = labels.to(self.device)
         batch, terms = self._mixup(batch, labels, gen, part)
-        with autocast_for(self.device):
+        with autocast_for(self.device, cfg.precision):
             outputs = self.train_model(encode(batch, cfg.timesteps, cfg.encoder, gen, part)).float()
         loss = training_loss(cfg.loss, outputs, labels, self.spec.multi_label, cfg.tet_lambda, cfg.tet_phi, terms)
         optimizer.zero_grad(set_to_none=True)

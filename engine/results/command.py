@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.results.jobs import ABLATION_SETS, QUICK, Runner, ablation_jobs, files_found, read_results, table_jobs
+from engine.results.jobs import ABLATION_SETS, ABLATIONS, QUICK, Runner, ablation_jobs, files_found, read_results, table_jobs
 from engine.results.report import Page, update_readme, write_page
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="runs per set for the table (mean ± sd)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--only", nargs="+", metavar="FLAG", help="these datasets only")
+    parser.add_argument("--sizes", nargs="+", type=int, metavar="PX", help="these image sizes only")
     parser.add_argument("--ablation-sets", nargs="+", default=list(ABLATION_SETS), metavar="FLAG")
+    parser.add_argument("--variants", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS),
+                        help="the ablation variants to train (default all)")
     parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
                                                              "(default: each set's recipe)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
@@ -39,10 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command(args: argparse.Namespace, part: str) -> str:
     words = ["python scripts/results.py", f"--data-root {args.data_root}", f"--parts {part}"]
+    if args.only:
+        words.append("--only " + " ".join(args.only))
+    if args.sizes:
+        words.append("--sizes " + " ".join(map(str, args.sizes)))
     if part == "table":
         words.append(f"--seeds {args.seeds}")
     if part == "ablations" and list(args.ablation_sets) != list(ABLATION_SETS):
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
+    if part == "ablations" and list(args.variants) != list(ABLATIONS):
+        words.append("--variants " + " ".join(args.variants))
     if part == "ablations" and args.ablation_epochs:
         words.append(f"--ablation-epochs {args.ablation_epochs}")
     if args.quick:
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or REPO / ("runs/results-quick" if args.quick else "runs/results")
     out = args.out or (runs / "results.md" if args.quick else REPO / "docs/results.md")
     data_root = Path(args.data_root)
-    files = files_found(data_root, args.only)
+    files = files_found(data_root, args.only, args.sizes)
     if not files and not args.report_only:
         print(f"error: no MedMNIST files found in {data_root}.", file=sys.stderr)
         return 2
@@ -66,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs += table_jobs(files, 1 if args.quick else args.seeds, extra)
     if "ablations" in args.parts:
         shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
-        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra})
+        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra}, tuple(args.variants), extra)
+    jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation row: the table's seed-0 run
     failed = []
     if not args.report_only:
         runner = Runner(runs, data_root, args.device, args.jobs, args.threads, args.nice)

@@ -42,6 +42,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "equalize": ("histogram equalisation", {"enhance": "equalize"}),
     "clahe": ("CLAHE", {"enhance": "clahe"}),
     "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),
+    "bf16": ("bfloat16 forward pass (autocast) instead of float32", {"precision": "bf16"}),
 }
 
 
@@ -71,17 +72,22 @@ def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = No
             for seed in range(seeds)]
 
 
-def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None) -> list[Job]:
-    """Every variant on the 28-pixel file of each ablation set that is present."""
+def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None,
+                  variants: tuple[str, ...] = tuple(ABLATIONS), table_extra: dict | None = None) -> list[Job]:
+    """The `variants` on the 28-pixel file of each ablation set that is present. When the ablations'
+    `extra` options are the table's (`table_extra`), the recipe's row is the table's seed-0 run."""
     present = {flag for flag, size in files if size == 28}
-    return [Job("ablation", flag, 28, 0, variant, {**options, **(extra or {})})
-            for flag in sets if flag in present for variant, (_, options) in ABLATIONS.items()]
+    extra, table_extra = extra or {}, table_extra or {}
+    return [Job("table", flag, 28, 0, options=dict(extra)) if variant == "recipe" and extra == table_extra
+            else Job("ablation", flag, 28, 0, variant, {**ABLATIONS[variant][1], **extra})
+            for flag in sets if flag in present for variant in variants]
 
 
-def files_found(data_root: Path, only: list[str] | None = None) -> list[tuple[str, int]]:
-    """(flag, size) of every MedMNIST file under `data_root` (or of those named in `only`)."""
+def files_found(data_root: Path, only: list[str] | None = None, sizes: list[int] | None = None
+                ) -> list[tuple[str, int]]:
+    """(flag, size) of every MedMNIST file under `data_root` (or of those named in `only`, in `sizes`)."""
     found = [(f.spec.flag, f.spec.size) for f in list_dataset_files(data_root)]
-    return [(flag, size) for flag, size in found if not only or flag in only]
+    return [(flag, size) for flag, size in found if (not only or flag in only) and (not sizes or size in sizes)]
 
 
 def device_description(device: str, threads: int) -> str:

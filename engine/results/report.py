@@ -134,10 +134,15 @@ def energy_table(results: list[dict]) -> list[str]:
 
 
 def ablation_tables(results: list[dict]) -> list[str]:
+    """A table per ablation set; the recipe's row is the table's seed-0 run where the epochs agree."""
+    recipe_runs = {(r["job"]["flag"], r["job"]["size"], r["epochs"]): r for r in results
+                   if r["job"]["kind"] == "table" and r["job"]["seed"] == 0}
     lines = []
     for (flag, size), runs in _group(results, "ablation").items():
         by_variant = {r["job"]["variant"]: r for r in runs}
         epochs = sorted({r["epochs"] for r in runs})
+        if "recipe" not in by_variant and len(epochs) == 1 and (flag, size, epochs[0]) in recipe_runs:
+            by_variant["recipe"] = recipe_runs[(flag, size, epochs[0])]
         lines += [f"### {_title(flag, size)} ({', '.join(map(str, epochs))} epochs)", "",
                   "| variant | test ACC | test AUC | val ACC | val AUC | firing rate | energy / inference "
                   "| training time |", "|---|---|---|---|---|---|---|---|"]
@@ -231,8 +236,8 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
     if ablations:
         lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
                   "One change at a time from the recipe (seed 0, the epochs named with each set): loss, timesteps, "
-                  "augmentation, contrast enhancement, shortcut. Firing rate: spikes per neuron per timestep over "
-                  "every spiking neuron; energy per inference as above.", ""] + ablations
+                  "augmentation, contrast enhancement, shortcut, number format. Firing rate: spikes per neuron per "
+                  "timestep over every spiking neuron; energy per inference as above.", ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out
 

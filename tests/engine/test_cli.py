@@ -100,3 +100,14 @@ def test_bench_prints_side_by_side_figures(capsys):
     for section in (two, three):
         assert section["max_output_difference_vs_stock"] < 1e-3
         assert section["ours_compiled"].startswith("not measured")
+
+
+def test_bench_compares_number_formats_in_one_run(capsys):
+    code, result, _ = _run(capsys, "bench", "--model", "sdt_tiny", "--dims", "2", "--batch-size", "2", "--steps",
+                           "1", "--repeats", "1", "--compile", "off", "--precision", "fp32", "bf16")
+    two = result["2d"]
+    assert code == 0 and two["precisions"] == {"fp32": "fp32", "bf16": "bf16"}
+    names = {f"{name}_{precision}" for name in ("ours_eager", "stock_layers", "spikingjelly_sdt")
+             for precision in ("fp32", "bf16")}
+    assert set(two["train_images_per_s"]) == set(two["inference_images_per_s"]) == names
+    assert two["train_ratios"]["ours_eager_bf16_over_spikingjelly_sdt_fp32"] > 0

@@ -66,3 +66,38 @@ def test_cli_refuses_a_wrong_thread_count(capsys):
 
     assert main(["--threads", "0", "datasets"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+# -- number format --------------------------------------------------------------------------------
+def test_auto_precision_is_bf16_on_a_gpu_and_fp32_on_a_cpu():
+    import torch
+
+    from engine.device import resolve_precision
+
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+def test_bf16_autocasts_the_forward_pass_on_the_cpu():
+    import torch
+
+    from engine.device import autocast_for
+
+    layer, x = torch.nn.Linear(8, 4), torch.randn(2, 8)
+    with autocast_for(torch.device("cpu"), "bf16"):
+        assert layer(x).dtype == torch.bfloat16
+    with autocast_for(torch.device("cpu"), "fp32"):
+        assert layer(x).dtype == torch.float32
+    assert layer.weight.dtype == torch.float32  # the weights stay in full precision
+
+
+def test_emulated_bf16_is_named_in_one_line(monkeypatch):
+    import torch
+
+    import engine.device as device
+
+    monkeypatch.setattr(device, "cpu_computes_bf16", lambda: False)
+    assert "emulated" in device.precision_warning("bf16", torch.device("cpu"))
+    assert device.precision_warning("fp32", torch.device("cpu")) == ""
+    assert device.precision_warning("auto", torch.device("cpu")) == ""

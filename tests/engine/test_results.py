@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, RESULT_FILE, Job, ablation_jobs, table_jobs
+from engine.results.jobs import ABLATIONS, JOB_FILE, RESULT_FILE, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +43,18 @@ def test_jobs_are_the_recipe_with_one_change():
     assert len(ablations) == 2 * len(ABLATIONS)  # pneumoniamnist is not there; 28 px only
     t8 = next(j for j in ablations if j.variant == "t8")
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
+    assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
+    # the recipe's row is the table's seed-0 run, unless the ablations train for other epochs
+    recipe_rows = [j for j in ablations if j.variant == "recipe"]
+    assert {j.name for j in recipe_rows} <= {j.name for j in table}
+    shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
+    assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
+                                                                             ("ablation", "ce", 3)]
+
+
+def test_files_can_be_narrowed_by_flag_and_size(medmnist_root):
+    assert files_found(medmnist_root, ["adrenalmnist3d"]) == [("adrenalmnist3d", 28), ("adrenalmnist3d", 64)]
+    assert files_found(medmnist_root, ["adrenalmnist3d"], [64]) == [("adrenalmnist3d", 64)]
 
 
 def test_mean_sd():
@@ -58,7 +70,8 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     results = sorted(runs.glob(f"*/*/{RESULT_FILE}"))
-    assert len(results) == 3 + len(ABLATIONS)  # breast 28, adrenal 28 and 64; the ablations on breast
+    # breast 28, adrenal 28 and 64; the ablations on breast, whose recipe row is breast's table run
+    assert len(results) == 3 + len(ABLATIONS) - 1
     for path in results:
         summary = json.loads(path.read_text())
         assert summary["epochs"] == 1 and 0 <= summary["test_acc"] <= 1 and summary["device"].startswith("CPU")

@@ -105,8 +105,23 @@ def test_failure_is_reported_as_an_event(tmp_path):
     assert events[-1].kind == "failed" and "nosuchmnist" in events[-1].message
 
 
+def test_bf16_training_follows_fp32_and_says_its_number_format(tmp_path):
+    events: list[TrainEvent] = []
+    Trainer(_quick_config(precision="bf16", epochs=3), tmp_path / "bf16", callbacks=[events.append]).run()
+    Trainer(_quick_config(precision="fp32", epochs=3), tmp_path / "fp32").run()
+    assert events[0].metrics["precision"] == "bf16"
+    bf16, fp32 = ([row["train_loss"] for row in RunDir(tmp_path / name).read_metrics()] for name in ("bf16", "fp32"))
+    assert all(np.isfinite(bf16)) and bf16[-1] < bf16[0]
+    assert bf16 == pytest.approx(fp32, rel=0.05)  # the same seed and batches: the same course, within rounding
+    assert bf16 != fp32  # ... and it was computed in bfloat16
+    weights = load_for_run(tmp_path / "bf16", fold=False, device="cpu").model.parameters()
+    assert all(t.dtype == torch.float32 for t in weights)  # autocast: the weights stay float32
+
+
 def test_wrong_options_are_refused():
     with pytest.raises(UserError, match="--epochs"):
         Trainer(_quick_config(epochs=0), "unused")
     with pytest.raises(UserError, match="--loss"):
         Trainer(_quick_config(loss="hinge"), "unused")
+    with pytest.raises(UserError, match="--precision"):
+        Trainer(_quick_config(precision="fp16"), "unused")
