@@ -137,6 +137,8 @@ class Runner:
         return command + ["--recipe", str(folder / JOB_FILE)]
 
     def run_one(self, job: Job) -> bool:
+        if self.finished(job):  # finished meanwhile, by another call of the script
+            return True
         folder = self.run_dir(job)
         if not RunDir(folder).has_checkpoint("last"):
             shutil.rmtree(folder, ignore_errors=True)  # a run that never finished an epoch starts again

@@ -88,3 +88,14 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     # a second call reuses every finished run
     again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 0 and "0 runs to train" in again.stderr
+
+
+def test_a_run_finished_by_another_call_is_not_trained_again(tmp_path):
+    from engine.results.jobs import Runner
+
+    job = Job("table", "breastmnist", 28)
+    runner = Runner(tmp_path / "runs", tmp_path / "no-data")
+    runner.run_dir(job).mkdir(parents=True)
+    (runner.run_dir(job) / RESULT_FILE).write_text("{}")
+    assert runner.run_one(job) is True  # no data here: training would have failed
+    assert runner.run_all([job]) == [] and (runner.run_dir(job) / RESULT_FILE).read_text() == "{}"
