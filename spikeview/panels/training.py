@@ -35,13 +35,16 @@ def format_eta(seconds: float) -> str:
 
 
 def placement(info: dict) -> str:
-    """Where a run trains, from its start event: "cpu, 1 CPU thread", or "cpu × 2 processes (gloo)"."""
+    """Where and how a run trains, from its start event: "cpu, 1 CPU thread, fp32", or
+    "cpu × 2 processes (gloo), bf16"."""
     processes = info.get("processes", 1)
     where = info.get("device", "?")
     if processes > 1:
-        return f"{where} × {processes} processes ({info.get('backend', '')})"
-    threads = info.get("threads")
-    return f"{where}, {threads} CPU threads" if where == "cpu" and threads else where
+        where = f"{where} × {processes} processes ({info.get('backend', '')})"
+    elif where == "cpu" and info.get("threads"):
+        threads = info["threads"]
+        where = f"{where}, {threads} CPU thread{'s' if threads > 1 else ''}"
+    return f"{where}, {info['precision']}" if info.get("precision") else where
 
 
 def describe_settings(config: TrainConfig) -> str:
@@ -50,7 +53,7 @@ def describe_settings(config: TrainConfig) -> str:
     processes = f", {config.processes} processes" if config.processes != 1 else ""
     return (f"{config.dataset} {config.size} px, {config.model}, T = {config.timesteps}, {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.loss} loss{limit}, device {config.device}"
-            f"{processes}")
+            f"{processes}, {config.precision} numbers")
 
 
 class TrainingPanel(QWidget):

@@ -11,7 +11,7 @@ from spikeview.controllers.runs import RunsController
 from spikeview.controllers.training import TrainingController
 from spikeview.jobs import JobRunner
 from spikeview.panels.runs_list import COLUMNS, RunsList
-from spikeview.panels.training import TrainingPanel
+from spikeview.panels.training import TrainingPanel, placement
 from spikeview.session import Session
 
 pytestmark = pytest.mark.gui
@@ -50,6 +50,16 @@ def test_the_form_comes_from_the_engine_options(panel) -> None:
     config = panel.config()
     assert config.data_root == str(panel.session.data_root) and config.probe_every == 20
     config.validate()
+    formats = form.widgets["precision"]
+    assert [formats.itemText(i) for i in range(formats.count())] == ["auto", "fp32", "bf16"]
+    formats.setCurrentText("bf16")
+    assert panel.config().precision == "bf16"
+
+
+def test_the_status_says_where_and_in_which_number_format_a_run_trains() -> None:
+    assert placement({"device": "cpu", "threads": 1, "processes": 1, "precision": "fp32"}) == "cpu, 1 CPU thread, fp32"
+    assert placement({"device": "cuda", "processes": 4, "backend": "nccl", "precision": "bf16"}) \
+        == "cuda × 4 processes (nccl), bf16"
 
 
 def test_training_job_emits_epoch_curves_and_probes(qtbot, panel, medmnist_root, tmp_path) -> None:
@@ -115,7 +125,7 @@ def test_training_on_two_processes_shows_them_and_still_probes(qtbot, panel, med
     panel.start(tiny_config(medmnist_root, processes=2), tmp_path / "runs" / "two")
     with qtbot.waitSignal(panel.controller.started, timeout=90000):
         pass
-    assert "× 2 processes (gloo)" in panel.status.text()
+    assert "× 2 processes (gloo), fp32" in panel.status.text()
     with qtbot.waitSignal(panel.run_ended, timeout=120000) as ended:
         pass
     assert ended.args[1] == "finished" and probes, "rank 0 trains in the app's process and records probes"
