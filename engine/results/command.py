@@ -40,8 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shown_path(path: str) -> str:
+    """A path as the page shows it: relative to the checkout when it is beside it (../shared/...)."""
+    relative = os.path.relpath(Path(path).resolve(), REPO)
+    return relative if not relative.startswith(os.path.join("..", "..")) else str(path)
+
+
 def _command(args: argparse.Namespace, part: str) -> str:
-    words = ["python scripts/results.py", f"--data-root {args.data_root}", f"--parts {part}"]
+    words = ["python scripts/results.py", f"--data-root {_shown_path(args.data_root)}", f"--parts {part}"]
     if args.only:
         words.append("--only " + " ".join(args.only))
     if args.sizes:
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = sum(not runner.finished(job) for job in jobs)
         logging.info("%d runs to train (%d already finished) into %s", todo, len(jobs) - todo, runs)
         failed = runner.run_all(jobs, lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name))
-    page = Page(_command(args, "table"), _command(args, "ablations"), runs, args.reference, args.quick)
+    page = Page(_command(args, "table"), _command(args, "ablations"), Path(_shown_path(runs)), args.reference, args.quick)
     results = read_results(runs)
     path = write_page(results, page, out)
     logging.info("wrote %s", path)

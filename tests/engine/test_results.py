@@ -99,3 +99,12 @@ def test_a_run_finished_by_another_call_is_not_trained_again(tmp_path):
     (runner.run_dir(job) / RESULT_FILE).write_text("{}")
     assert runner.run_one(job) is True  # no data here: training would have failed
     assert runner.run_all([job]) == [] and (runner.run_dir(job) / RESULT_FILE).read_text() == "{}"
+
+
+def test_a_target_missed_by_rounding_says_by_how_much():
+    from engine.results.report import target_status
+
+    runs = [{"test_acc": 0.8798, "test_auc": 0.96}, {"test_acc": 0.8798, "test_auc": 0.95}]
+    assert target_status("pneumoniamnist", runs) == ("ACC ≥ 0.88 / AUC ≥ 0.95", "not met (ACC 0.8798)")
+    assert target_status("pneumoniamnist", [{"test_acc": 0.9, "test_auc": 0.95}])[1] == "**met**"
+    assert target_status("dermamnist", runs) == ("–", "–")
