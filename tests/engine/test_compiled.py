@@ -23,6 +23,7 @@ from engine.learning.trainer import Trainer
 from engine.models import create_model, list_models
 from engine.models.compiled import (AUTO_MIN_IMAGES, CompiledModel, compile_model, decide_compile, eager_module,
                                     find_cpp_compiler)
+from engine.models.layers import convolve, is_pointwise
 from engine.options import TrainConfig
 from engine.probe.recorder import record_sample
 
@@ -64,6 +65,26 @@ def test_compiled_training_matches_eager(name, dims):
     assert compiled.failed is None and compiled._shapes == {True: tuple(x.shape)}
     for ours, theirs in zip(compiled.module.buffers(), eager.buffers()):  # batch-norm statistics
         torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_compiled_bf16_pointwise_convolution_is_the_same_matrix_product(dims):
+    """Compiled bf16 training runs a 1x1 convolution as a matrix product: same values, same gradients."""
+    torch.manual_seed(0)
+    conv = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv3d)(6, 10, 1, bias=False)
+    x = torch.randn(3, 6, *(5,) * dims)
+    graph = torch.compile(lambda flat: convolve(conv, flat), fullgraph=True, dynamic=False)
+    outputs, grads = [], []
+    for run in (graph, conv):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = run(x)
+        out.float().square().sum().backward()
+        outputs.append(out.float()), grads.append(conv.weight.grad.clone())
+        conv.weight.grad = None
+    torch.testing.assert_close(outputs[0], outputs[1], atol=2e-2, rtol=2e-2)  # bf16 rounding
+    torch.testing.assert_close(grads[0], grads[1], atol=5e-2, rtol=2e-2)
+    strided = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv3d)(6, 10, 3, padding=1)
+    assert is_pointwise(conv) and not is_pointwise(strided)
 
 
 @pytest.mark.slow

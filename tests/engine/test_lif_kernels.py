@@ -49,6 +49,17 @@ def test_our_lif_node_is_spikingjellys(v_threshold):
     assert isinstance(ours, neuron.BaseNode) and ours.v_seq.shape == x.shape
 
 
+def test_spikes_come_in_the_input_format_and_the_membrane_in_float32():
+    """Under bf16 autocast the next layer reads bf16 spikes (0/1 is exact), with no fp32 copy in between."""
+    torch.manual_seed(2)
+    x = 2 * torch.randn(4, 8, 3, 5, 5)
+    v0 = torch.zeros(x.shape[1:])
+    spikes, v_last, _ = lif_torch(x.bfloat16(), v0, 2.0, 1.0)
+    reference, _, _ = lif_torch(x.bfloat16().float(), v0, 2.0, 1.0)
+    assert spikes.dtype == torch.bfloat16 and v_last.dtype == torch.float32
+    assert torch.equal(spikes.float(), reference)
+
+
 def test_cpu_tensors_use_the_tensor_kernel():
     assert not uses_triton(torch.zeros(2, 3))
 
