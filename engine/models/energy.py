@@ -58,7 +58,7 @@ class _OpCounter:
         self.spikes = self.neuron_steps = 0.0
 
     def neuron_hook(self, _module: nn.Module, _inputs: tuple, spikes: torch.Tensor) -> None:
-        self.spikes += float(spikes.sum())
+        self.spikes += float(spikes.sum(dtype=torch.float64))  # exact for bf16 spikes too
         self.neuron_steps += spikes.numel()
 
     def layer_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:

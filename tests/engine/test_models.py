@@ -8,7 +8,7 @@ from spikingjelly.activation_based import functional
 from engine.data.encoders import encode
 from engine.errors import UserError
 from engine.models import count_parameters, create_model, list_models
-from engine.models.energy import E_AC_PJ, E_MAC_PJ, estimate_energy
+from engine.models.energy import E_AC_PJ, E_MAC_PJ, _OpCounter, estimate_energy
 
 MODELS = list_models()
 
@@ -92,6 +92,13 @@ def test_folded_batch_norm_gives_the_same_outputs():
     torch.testing.assert_close(folded, reference, atol=1e-4, rtol=1e-4)
     model.train()
     assert all(m.folded is None for m in model.modules() if hasattr(m, "folded"))
+
+
+def test_energy_counts_bf16_spikes_exactly():
+    """Under bf16 autocast the neurons hand on bf16 spikes, whose own sum would round (8-bit mantissa)."""
+    counter = _OpCounter()
+    counter.neuron_hook(None, (), torch.ones(4, 25_001, dtype=torch.bfloat16))
+    assert counter.spikes == 100_004 and counter.neuron_steps == 100_004
 
 
 def test_energy_counts_spikes_as_accumulates_and_the_stem_as_macs():
