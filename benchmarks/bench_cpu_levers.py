@@ -7,6 +7,8 @@ for, with the engine as it is (`engine`) and with each lever taken back:
 - `pointwise_as_convolution`: 1×1 convolutions stay oneDNN convolutions (the engine runs them as
   matrix products in compiled bf16 training);
 - `neither`: both taken back, the compiled path as it was on 2026-11-23.
+In fp32 neither lever applies (the spikes are fp32 already, and 1×1 layers stay convolutions), so there
+the variants run the same code and their spread is the measurement's noise.
 Each variant is a child process (the levers are taken back by patching the engine before the model
 is built), and the variants run in turn, `--rounds` times, so they meet the same machine load; figures
 are medians over rounds of each child's median step. Compilation is excluded (and cached after the
