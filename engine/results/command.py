@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nice", type=int, default=0, help="niceness of the trainings")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--runs", type=Path, help="where the runs go (default runs/results, or runs/results-quick)")
+    parser.add_argument("--records", type=Path, help="where the run records go, one JSON per run, from which the "
+                                                     "page is written (default docs/results/runs, or RUNS/records "
+                                                     "with --quick)")
     parser.add_argument("--out", type=Path, help="the page (default docs/results.md, or RUNS/results.md with --quick)")
     parser.add_argument("--reference", type=Path, default=REPO.parent / "shared/reference/medmnist_v2_baselines.md")
     parser.add_argument("--report-only", action="store_true", help="train nothing; write the page from finished runs")
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     runs = args.runs or REPO / ("runs/results-quick" if args.quick else "runs/results")
     out = args.out or (runs / "results.md" if args.quick else REPO / "docs/results.md")
+    records = args.records or (runs / "records" if args.quick else REPO / "docs/results/runs")
     data_root = Path(args.data_root)
     files = files_found(data_root, args.only, args.sizes)
     if not files and not args.report_only:
@@ -83,14 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
         jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra}, tuple(args.variants), extra)
     jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation row: the table's seed-0 run
+    jobs.sort(key=lambda job: job.priority)  # a partial run still gives every set a row and the ablations
     failed = []
     if not args.report_only:
-        runner = Runner(runs, data_root, args.device, args.jobs, args.threads, args.nice)
+        runner = Runner(runs, records, data_root, args.device, args.jobs, args.threads, args.nice)
         todo = sum(not runner.finished(job) for job in jobs)
         logging.info("%d runs to train (%d already finished) into %s", todo, len(jobs) - todo, runs)
         failed = runner.run_all(jobs, lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name))
-    page = Page(_command(args, "table"), _command(args, "ablations"), Path(_shown_path(runs)), args.reference, args.quick)
-    results = read_results(runs)
+    page = Page(_command(args, "table"), _command(args, "ablations"), Path(_shown_path(records)), args.reference,
+                args.quick)
+    results = read_results(records)
     path = write_page(results, page, out)
     logging.info("wrote %s", path)
     if not args.quick and out.resolve() == (REPO / "docs/results.md").resolve():

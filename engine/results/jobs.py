@@ -2,9 +2,12 @@
 
 A `Job` is one training: the recommended recipe of a flag and size, a seed, and the options an
 ablation changes. Its run folder holds `job.json` (the full recipe it trains with, so the run can be
-repeated by hand with `spikeview-engine train --recipe job.json`), the run itself, `train.log` and,
-once finished, `result.json` (the Trainer's summary plus the device and the wall time). Finished jobs
-are never run again; an interrupted one resumes from its last checkpoint.
+repeated by hand with `spikeview-engine train --recipe job.json`), the run itself and `train.log`.
+A finished job leaves a record, `<records>/<job name>.json`: the Trainer's summary, the settings it
+trained with, its per-epoch validation, the device and the wall time. The records are small and kept
+with the page they make (`docs/results/runs`), so the page can be rewritten, and seeds added, on
+another machine without the runs. A job with a record is never run again; an interrupted one resumes
+from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -23,20 +26,22 @@ from pathlib import Path
 
 from engine.data.medmnist import list_dataset_files
 from engine.recipes import recommended
+from engine.runs.atomic import write_atomic
 from engine.runs.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
-JOB_FILE, RESULT_FILE, LOG_FILE = "job.json", "result.json", "train.log"
+JOB_FILE, LOG_FILE = "job.json", "train.log"
 QUICK = {"epochs": 1, "train_limit": 64}  # --quick: every job, in a few seconds
 ABLATION_SETS = ("breastmnist", "pneumoniamnist", "adrenalmnist3d")
 
 # variant → (what it is, the options it changes in the recipe); the first is the recipe itself
 ABLATIONS: dict[str, tuple[str, dict]] = {
-    "recipe": ("recipe (TET, T=4, augmentation, no enhancement, membrane shortcut)", {}),
+    "recipe": ("the recipe", {}),
     "ce": ("CE on the mean output instead of TET", {"loss": "ce"}),
     "t1": ("T = 1", {"timesteps": 1}),
     "t2": ("T = 2", {"timesteps": 2}),
+    "t4": ("T = 4", {"timesteps": 4}),
     "t8": ("T = 8", {"timesteps": 8}),
     "no-augment": ("no augmentation", {"augment": False}),
     "equalize": ("histogram equalisation", {"enhance": "equalize"}),
@@ -66,6 +71,15 @@ class Job:
         """The full training settings: the recipe, then the job's own options and its seed."""
         return {**recommended(self.flag, self.size).settings, **self.options, "seed": self.seed}
 
+    def changes_recipe(self) -> bool:
+        recipe = recommended(self.flag, self.size).settings
+        return any(recipe.get(key) != value for key, value in ABLATIONS[self.variant][1].items())
+
+    @property
+    def priority(self) -> int:
+        """Training order: every set's seed 0 first, then the ablations, then further seeds."""
+        return 2 if self.kind == "table" and self.seed > 0 else int(self.kind == "ablation")
+
 
 def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = None) -> list[Job]:
     return [Job("table", flag, size, seed, options=dict(extra or {})) for flag, size in files
@@ -74,13 +88,15 @@ def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = No
 
 def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None,
                   variants: tuple[str, ...] = tuple(ABLATIONS), table_extra: dict | None = None) -> list[Job]:
-    """The `variants` on the 28-pixel file of each ablation set that is present. When the ablations'
-    `extra` options are the table's (`table_extra`), the recipe's row is the table's seed-0 run."""
+    """The `variants` on the 28-pixel file of each ablation set that is present, less those that
+    change nothing in the recipe (T = 2 where the recipe has T = 2). When the ablations' `extra`
+    options are the table's (`table_extra`), the recipe's row is the table's seed-0 run."""
     present = {flag for flag, size in files if size == 28}
     extra, table_extra = extra or {}, table_extra or {}
-    return [Job("table", flag, 28, 0, options=dict(extra)) if variant == "recipe" and extra == table_extra
+    jobs = [Job("table", flag, 28, 0, options=dict(extra)) if variant == "recipe" and extra == table_extra
             else Job("ablation", flag, 28, 0, variant, {**ABLATIONS[variant][1], **extra})
             for flag in sets if flag in present for variant in variants]
+    return [job for job in jobs if job.variant == "recipe" or job.changes_recipe()]
 
 
 def files_found(data_root: Path, only: list[str] | None = None, sizes: list[int] | None = None
@@ -101,9 +117,11 @@ def device_description(device: str, threads: int) -> str:
 
 @dataclass
 class Runner:
-    """Runs jobs in child processes, `parallel` at a time, each with `threads` threads at `niceness`."""
+    """Runs jobs in child processes, `parallel` at a time, each with `threads` threads at `niceness`;
+    runs go under `runs_root`, records under `records_root`."""
 
     runs_root: Path
+    records_root: Path
     data_root: Path
     device: str = "cpu"
     parallel: int = 1
@@ -113,8 +131,11 @@ class Runner:
     def run_dir(self, job: Job) -> Path:
         return self.runs_root / job.name
 
+    def record_path(self, job: Job) -> Path:
+        return self.records_root / f"{job.name}.json"
+
     def finished(self, job: Job) -> bool:
-        return (self.run_dir(job) / RESULT_FILE).is_file()
+        return self.record_path(job).is_file()
 
     def run_all(self, jobs: list[Job], on_done: Callable[[Job, bool], None] | None = None) -> list[Job]:
         """Run the jobs not yet finished; returns those that failed."""
@@ -154,14 +175,24 @@ class Runner:
             log.warning("%s failed (exit %d); see %s", job.name, done.returncode, folder / LOG_FILE)
             return False
         summary = json.loads(done.stdout.strip().splitlines()[-1])
-        summary.update(job={"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed,
-                            "variant": job.variant, "options": job.options},
-                       device=device_description(self.device, self.threads),
-                       wall_seconds=time.perf_counter() - start)
-        (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2))
+        record = {**summary, **run_contents(folder),
+                  "job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed,
+                          "variant": job.variant, "options": job.options},
+                  "device": device_description(self.device, self.threads),
+                  "wall_seconds": time.perf_counter() - start}
+        self.record_path(job).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.record_path(job), json.dumps(record, indent=1) + "\n")
         return True
 
 
-def read_results(runs_root: Path) -> list[dict]:
-    """The summaries of every finished job under `runs_root`."""
-    return [json.loads(path.read_text()) for path in sorted(Path(runs_root).glob(f"*/*/{RESULT_FILE}"))]
+def run_contents(folder: Path) -> dict:
+    """What the page needs from a run besides its summary: the settings and the validation per epoch."""
+    run = RunDir(folder)
+    history = [{"epoch": row["epoch"], "val_acc": row["val_acc"], "val_auc": row.get("val_auc")}
+               for row in run.read_metrics()]
+    return {"settings": run.read_config()["train"], "history": history}
+
+
+def read_results(records_root: Path) -> list[dict]:
+    """The records of every finished job under `records_root`."""
+    return [json.loads(path.read_text()) for path in sorted(Path(records_root).glob("*/*.json"))]

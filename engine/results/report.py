@@ -13,7 +13,6 @@ from pathlib import Path
 from engine.data.catalog import get_spec
 from engine.results.baselines import Baseline, best_published, read_baselines, reference_for
 from engine.results.jobs import ABLATIONS
-from engine.runs.rundir import RunDir
 from engine.snndeep.plot import line_chart
 
 # The targets of issue 13 (test split), beside which the table says "met" or "not met".
@@ -32,7 +31,7 @@ class Page:
 
     table_command: str
     ablation_command: str
-    runs_root: Path
+    records_root: Path
     reference: Path
     quick: bool = False
 
@@ -68,8 +67,16 @@ def target_status(flag: str, runs: list[dict]) -> tuple[str, str]:
 
 
 def _recipe_text(run: dict) -> str:
-    job = RunDir(run["run_dir"]).read_config()["train"]
+    job = run["settings"]
     return f"{job['model']}, T={job['timesteps']}, {job['epochs']} ep, batch {job['batch_size']}, {job['loss'].upper()}"
+
+
+def _recipe_variant_text(run: dict) -> str:
+    """The ablation table's first row: what the recipe is, in the terms the other rows change."""
+    job = run["settings"]
+    shortcut = job.get("model_overrides", {}).get("shortcut", "membrane")
+    return (f"the recipe ({job['loss'].upper()}, T={job['timesteps']}, {'' if job['augment'] else 'no '}augmentation, "
+            f"enhancement {job['enhance']}, {shortcut} shortcut)")
 
 
 def _group(results: list[dict], kind: str) -> dict[tuple[str, int], list[dict]]:
@@ -153,6 +160,7 @@ def ablation_tables(results: list[dict]) -> list[str]:
             r = by_variant.get(variant)
             if r is None:
                 continue
+            text = _recipe_variant_text(r) if variant == "recipe" else text
             e = r["energy"]
             lines.append(f"| {text} | {r['test_acc']:.3f} | {_fmt(r.get('test_auc'))} | {r['val_acc']:.3f} "
                          f"| {_fmt(r.get('val_auc'))} | {_fmt(e.get('firing_rate'))} | {e['energy_uj']:.2f} µJ "
@@ -168,7 +176,7 @@ def curves_plots(results: list[dict], folder: Path) -> dict[tuple[str, int], Pat
     for (flag, size), runs in _group(results, "table").items():
         series = {}
         for r in sorted(runs, key=lambda r: r["job"]["seed"])[:5]:
-            rows = RunDir(r["run_dir"]).read_metrics()
+            rows = r["history"]
             epochs = [row["epoch"] + 1 for row in rows]
             series[f"val ACC, seed {r['job']['seed']}"] = (epochs, [row["val_acc"] for row in rows])
             series[f"val AUC, seed {r['job']['seed']}"] = (epochs, [row.get("val_auc") or math.nan for row in rows])
@@ -214,8 +222,10 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
         lines += ["**Quick mode (`--quick`): a smoke test of the pipeline, 1 epoch on 64 images. "
                   "These are not results.**", ""]
     lines += [f"Written by `scripts/results.py` on {datetime.date.today().isoformat()} (commit {_commit()}) from "
-              f"the runs under `{page.runs_root}`. Every number below comes from those runs; the command above "
-              "each section trains them (finished runs are reused, so it can be run again to fill gaps).", "",
+              f"the run records in `{page.records_root}` (one JSON per run: its settings, validation per epoch, test "
+              "metrics, calibration, energy, device and time). Every number below comes from those records; the "
+              "command above each section trains the runs they record (a run with a record is not trained again, "
+              "so the command can be run again, on any machine, to add seeds or fill gaps).", "",
               "## The recipes on MedMNIST", "", "```bash", page.table_command, "```", "",
               "Official protocol: train on `train`, keep the epoch with the best mean of val ACC and AUC, report "
               "`test`. Each set is trained with its recommended recipe (`spikeview-engine recipes`), one run per "

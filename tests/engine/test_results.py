@@ -3,6 +3,7 @@ published baselines it reads, and the page it writes."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, RESULT_FILE, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import ABLATIONS, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,14 @@ def test_jobs_are_the_recipe_with_one_change():
     table = table_jobs(files, seeds=2)
     assert len(table) == 6 and {j.seed for j in table} == {0, 1}
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
-    assert len(ablations) == 2 * len(ABLATIONS)  # pneumoniamnist is not there; 28 px only
+    recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
+    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1)
+    assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
+        sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
+    assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")
+    ordered = sorted(table + ablations, key=lambda job: job.priority)  # seed 0 everywhere, ablations, more seeds
+    assert [(j.kind, j.seed) for j in ordered[:3]] == [("table", 0)] * 3 and ordered[-1].seed == 1
     t8 = next(j for j in ablations if j.variant == "t8")
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
@@ -63,42 +71,57 @@ def test_mean_sd():
 
 @pytest.mark.slow
 def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
-    runs, page = tmp_path / "runs", tmp_path / "results.md"
+    runs, page, records = tmp_path / "runs", tmp_path / "results.md", tmp_path / "runs" / "records"
     command = [sys.executable, str(REPO / "scripts" / "results.py"), "--quick", "--data-root", str(medmnist_root),
                "--only", "breastmnist", "adrenalmnist3d", "--ablation-sets", "breastmnist", "--runs", str(runs),
                "--out", str(page), "--reference", str(reference), "--jobs", "2"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    results = sorted(runs.glob(f"*/*/{RESULT_FILE}"))
-    # breast 28, adrenal 28 and 64; the ablations on breast, whose recipe row is breast's table run
-    assert len(results) == 3 + len(ABLATIONS) - 1
+    results = sorted(records.glob("*/*.json"))
+    # breast 28, adrenal 28 and 64; the ablations on breast, less the recipe's own T and the recipe row,
+    # which is breast's table run
+    assert len(results) == 3 + len(ABLATIONS) - 2
     for path in results:
         summary = json.loads(path.read_text())
         assert summary["epochs"] == 1 and 0 <= summary["test_acc"] <= 1 and summary["device"].startswith("CPU")
-        assert json.loads((path.parent / JOB_FILE).read_text())["train_limit"] == 64
+        run = runs / path.parent.name / path.stem
+        assert json.loads((run / JOB_FILE).read_text())["train_limit"] == 64
+        assert summary["settings"]["train_limit"] == 64 and [row["epoch"] for row in summary["history"]] == [0]
         assert summary["calibration"]["temperature"] > 0 and summary["energy"]["firing_rate"] >= 0
     text = page.read_text()
     assert "Quick mode" in text and "--quick" in text
     assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
-    assert "## Ablations" in text and all(description in text for description, _ in ABLATIONS.values())
+    recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
+    shown = [text_ for name, (text_, _) in ABLATIONS.items() if name not in ("recipe", f"t{recipe_timesteps}")]
+    assert "## Ablations" in text and all(f"| {description} |" in text for description in shown)
+    assert f"| the recipe (TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut) |" in text
     for flag in ("breastmnist_28", "adrenalmnist3d_28", "adrenalmnist3d_64"):
         image = np.asarray(Image.open(tmp_path / "results" / f"{flag}_curves.png").convert("L"))
         assert image.std() > 5  # a drawn chart, not a blank canvas
-    # a second call reuses every finished run
+    # a second call reuses every finished run; the records alone, without the runs, write the same page
     again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 0 and "0 runs to train" in again.stderr
+    moved = tmp_path / "records-elsewhere"
+    records.rename(moved)
+    shutil.rmtree(runs)
+    rewritten = tmp_path / "again" / "results.md"
+    rewritten.parent.mkdir()
+    alone = subprocess.run([*command[:command.index("--runs")], "--records", str(moved), "--out", str(rewritten),
+                            "--reference", str(reference), "--report-only"], capture_output=True, text=True, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert rewritten.read_text().split("## The recipes", 1)[1] == text.split("## The recipes", 1)[1]
 
 
 def test_a_run_finished_by_another_call_is_not_trained_again(tmp_path):
     from engine.results.jobs import Runner
 
     job = Job("table", "breastmnist", 28)
-    runner = Runner(tmp_path / "runs", tmp_path / "no-data")
-    runner.run_dir(job).mkdir(parents=True)
-    (runner.run_dir(job) / RESULT_FILE).write_text("{}")
+    runner = Runner(tmp_path / "runs", tmp_path / "records", tmp_path / "no-data")
+    runner.record_path(job).parent.mkdir(parents=True)
+    runner.record_path(job).write_text("{}")
     assert runner.run_one(job) is True  # no data here: training would have failed
-    assert runner.run_all([job]) == [] and (runner.run_dir(job) / RESULT_FILE).read_text() == "{}"
+    assert runner.run_all([job]) == [] and runner.record_path(job).read_text() == "{}"
 
 
 def test_a_target_missed_by_rounding_says_by_how_much():
