@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.data.catalog import get_spec
 from engine.data.medmnist import list_dataset_files
 from engine.recipes import recommended
 from engine.runs.atomic import write_atomic
@@ -76,9 +77,12 @@ class Job:
         return any(recipe.get(key) != value for key, value in ABLATIONS[self.variant][1].items())
 
     @property
-    def priority(self) -> int:
-        """Training order: every set's seed 0 first, then the ablations, then further seeds."""
-        return 2 if self.kind == "table" and self.seed > 0 else int(self.kind == "ablation")
+    def priority(self) -> tuple[int, int]:
+        """Training order: every set's seed 0 first, then the ablations, then further seeds, the
+        smallest training splits first (so a partial run gives the cheapest sets all their seeds)."""
+        if self.kind == "table" and self.seed > 0:
+            return 2, get_spec(self.flag, self.size).n_samples.get("train", 0)
+        return int(self.kind == "ablation"), 0
 
 
 def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = None) -> list[Job]:

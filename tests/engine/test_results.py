@@ -47,8 +47,12 @@ def test_jobs_are_the_recipe_with_one_change():
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")
-    ordered = sorted(table + ablations, key=lambda job: job.priority)  # seed 0 everywhere, ablations, more seeds
-    assert [(j.kind, j.seed) for j in ordered[:3]] == [("table", 0)] * 3 and ordered[-1].seed == 1
+    # seed 0 everywhere, the ablations, then more seeds, the smallest training split first
+    jobs = {j.name: j for j in table + ablations + table_jobs([("organamnist", 28)], seeds=2)}.values()
+    ordered = sorted(jobs, key=lambda job: job.priority)
+    assert [(j.kind, j.seed) for j in ordered[:4]] == [("table", 0)] * 4 and ordered[4].kind == "ablation"
+    assert [(j.flag, j.seed) for j in ordered[-4:]] == [("breastmnist", 1), ("adrenalmnist3d", 1),
+                                                        ("adrenalmnist3d", 1), ("organamnist", 1)]
     t8 = next(j for j in ablations if j.variant == "t8")
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
