@@ -88,6 +88,9 @@ class TrainConfig:
     augment_strength: float = option(1.0, "scale of the augmentation's random ranges (rotation, zoom, shift, "
                                           "intensity); 1 is the default", minimum=0.0)
     enhance: str = option("none", "contrast enhancement applied to every image", choices=ENHANCEMENTS)
+    recalibrate_bn: bool = option(True, "batch-norm statistics recomputed on un-augmented training images before "
+                                        "every evaluation (those of augmented batches shift a spiking network's "
+                                        "decisions)")
     device: str = option("auto", "auto picks the GPU when there is one", label="Device", choices=DEVICES)
     compile: str = option("auto", "torch.compile the model (minutes the first time, cached after): auto does on a "
                                   "CPU with a C++ compiler for runs of 20,000+ images", choices=COMPILE_MODES)

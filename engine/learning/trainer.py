@@ -37,6 +37,7 @@ from engine.data.spec import SPLITS
 from engine.data.transforms import AugmentConfig, BatchPart, augment, augmentation_for
 from engine.device import autocast_for, pick_device, precision_warning, resolve_precision
 from engine.errors import UserError
+from engine.learning.batchnorm import clean_sample, recompute_batchnorm
 from engine.learning.calibration import calibrate_run
 from engine.learning.distributed import SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, wrap_model
 from engine.learning.ema import WeightAverage
@@ -320,8 +321,24 @@ class Trainer:
 
     def _evaluate(self, split: str) -> dict:
         """The metrics of `split`, each process scoring a share; rank 0's batch-norm statistics for all."""
+        self._recalibrate_batchnorm()
         self.dist.broadcast_state(self.kept_model, buffers_only=True)
         return evaluate_split(self.evaluated_model, self.splits[split], self.spec, self.config, self.device, self.dist)
+
+    def _recalibrate_batchnorm(self) -> None:
+        """The kept model's batch-norm statistics from clean training images (`recalibrate_bn`; see
+        `engine.learning.batchnorm`). Every process measures the same images, so synchronised layers agree."""
+        cfg = self.config
+        if not cfg.recalibrate_bn:
+            return
+        train, model = self.splits["train"], self.kept_model
+
+        def forward(rows: torch.Tensor) -> None:
+            with autocast_for(self.device, cfg.precision):
+                model(encode(to_unit_float(train.images[rows]).to(self.device), cfg.timesteps, cfg.encoder))
+            functional.reset_net(model)
+
+        recompute_batchnorm(model, clean_sample(len(train), cfg.seed).split(cfg.eval_batch_size), forward)
 
     def _record_epoch(self, row: dict, info: dict, improved: bool, optimizer: torch.optim.Optimizer) -> None:
         """The epoch's metrics row and checkpoints, committed by rank 0 alone."""

@@ -11,6 +11,11 @@ then carries spike counts; the branches' convolutions read that stream directly,
 integers, not binary spikes.
 
 One definition serves 2D and 3D (`spatial_dims`); tensors are [T, B, C, *spatial] throughout.
+
+Resolution: by default the stem strides so that the first conv stage sees 14 pixels a side in 2D (see
+`stem_stride`). `stem_stride=1, attention_stride=2` keeps the first stage at the full 28 pixels and
+downsamples before the attention stage instead, so attention still sees 7 × 7 tokens; the weights are
+the same, the conv stages cost about 2.5x more.
 """
 from __future__ import annotations
 
@@ -41,11 +46,15 @@ class SDTConfig:
     tau: float = 2.0
     attention_scale: float = 0.125
     shortcut: str = "membrane"  # membrane | spike (see the module's docstring)
+    stem_stride: int | None = None  # None: `stem_stride(input_size, spatial_dims)`
+    attention_stride: int = 1  # stride of the downsampling before the attention stage
     stock: bool = False
 
     def __post_init__(self) -> None:
         if self.shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {', '.join(SHORTCUTS)}, not '{self.shortcut}'")
+        if (self.stem_stride is not None and self.stem_stride < 1) or self.attention_stride < 1:
+            raise ValueError("stem_stride and attention_stride must be whole numbers of at least 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,11 +196,12 @@ class SpikeDrivenTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         c1, c2, c3 = cfg.dims
-        self.stem = DownSample(cfg, cfg.in_channels, c1, stem_stride(cfg.input_size, cfg.spatial_dims), first=True)
+        stride = cfg.stem_stride or stem_stride(cfg.input_size, cfg.spatial_dims)
+        self.stem = DownSample(cfg, cfg.in_channels, c1, stride, first=True)
         self.stage1 = nn.Sequential(*[ConvBlock(cfg, c1) for _ in range(cfg.conv_depth)])
         self.down2 = DownSample(cfg, c1, c2, stride=2)
         self.stage2 = nn.Sequential(*[ConvBlock(cfg, c2) for _ in range(cfg.conv_depth)])
-        self.down3 = DownSample(cfg, c2, c3, stride=1)
+        self.down3 = DownSample(cfg, c2, c3, stride=cfg.attention_stride)
         self.stage3 = nn.Sequential(*[TransformerBlock(cfg, c3) for _ in range(cfg.depth)])
         self.head_lif = branch_input(cfg)
         self.head = nn.Linear(c3, cfg.num_classes)

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ablation-sets", nargs="+", default=list(ABLATION_SETS), metavar="FLAG")
     parser.add_argument("--variants", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS),
                         help="the ablation variants to train (default all)")
+    parser.add_argument("--ablation-seeds", type=int, default=1, help="runs per ablation variant (mean ± sd)")
     parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
                                                              "(default: each set's recipe)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
@@ -61,6 +62,8 @@ def _command(args: argparse.Namespace, part: str) -> str:
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
     if part == "ablations" and list(args.variants) != list(ABLATIONS):
         words.append("--variants " + " ".join(args.variants))
+    if part == "ablations" and args.ablation_seeds != 1:
+        words.append(f"--ablation-seeds {args.ablation_seeds}")
     if part == "ablations" and args.ablation_epochs:
         words.append(f"--ablation-epochs {args.ablation_epochs}")
     if args.quick:
@@ -85,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         jobs += table_jobs(files, 1 if args.quick else args.seeds, extra)
     if "ablations" in args.parts:
         shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
-        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra}, tuple(args.variants), extra)
-    jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation row: the table's seed-0 run
+        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra}, tuple(args.variants), extra,
+                              1 if args.quick else args.ablation_seeds)
+    jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation rows: the table's runs
     jobs.sort(key=lambda job: job.priority)  # a partial run still gives every set a row and the ablations
     failed = []
     if not args.report_only:

@@ -49,7 +49,12 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "clahe": ("CLAHE", {"enhance": "clahe"}),
     "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),
     "bf16": ("bfloat16 forward pass (autocast) instead of float32", {"precision": "bf16"}),
+    "augmented-bn": ("batch-norm statistics of the augmented training batches (not recomputed on clean images)",
+                     {"recalibrate_bn": False}),
+    "full-res-stem": ("2D: first stage at full resolution (stem stride 1, stride 2 before attention)",
+                      {"model_overrides": {"stem_stride": 1, "attention_stride": 2}}),
 }
+TWO_D_ONLY = {"full-res-stem"}  # variants not trained on 3D sets (a 28³ first stage is far too slow on a CPU)
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,14 @@ class Job:
         recipe = recommended(self.flag, self.size).settings
         return any(recipe.get(key) != value for key, value in ABLATIONS[self.variant][1].items())
 
+    def applies(self) -> bool:
+        return self.variant not in TWO_D_ONLY or get_spec(self.flag, self.size).spatial_dims == 2
+
     @property
     def priority(self) -> tuple[int, int]:
         """Training order: every set's seed 0 first, then the ablations, then further seeds, the
         smallest training splits first (so a partial run gives the cheapest sets all their seeds)."""
-        if self.kind == "table" and self.seed > 0:
+        if self.seed > 0:
             return 2, get_spec(self.flag, self.size).n_samples.get("train", 0)
         return int(self.kind == "ablation"), 0
 
@@ -91,16 +99,18 @@ def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = No
 
 
 def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None,
-                  variants: tuple[str, ...] = tuple(ABLATIONS), table_extra: dict | None = None) -> list[Job]:
-    """The `variants` on the 28-pixel file of each ablation set that is present, less those that
-    change nothing in the recipe (T = 2 where the recipe has T = 2). When the ablations' `extra`
-    options are the table's (`table_extra`), the recipe's row is the table's seed-0 run."""
+                  variants: tuple[str, ...] = tuple(ABLATIONS), table_extra: dict | None = None,
+                  seeds: int = 1) -> list[Job]:
+    """The `variants` on the 28-pixel file of each ablation set that is present, seeds 0 .. `seeds` - 1,
+    less those that change nothing in the recipe (T = 2 where the recipe has T = 2). When the
+    ablations' `extra` options are the table's (`table_extra`), the recipe's rows are the table's runs
+    of those seeds."""
     present = {flag for flag, size in files if size == 28}
     extra, table_extra = extra or {}, table_extra or {}
-    jobs = [Job("table", flag, 28, 0, options=dict(extra)) if variant == "recipe" and extra == table_extra
-            else Job("ablation", flag, 28, 0, variant, {**ABLATIONS[variant][1], **extra})
-            for flag in sets if flag in present for variant in variants]
-    return [job for job in jobs if job.variant == "recipe" or job.changes_recipe()]
+    jobs = [Job("table", flag, 28, seed, options=dict(extra)) if variant == "recipe" and extra == table_extra
+            else Job("ablation", flag, 28, seed, variant, {**ABLATIONS[variant][1], **extra})
+            for flag in sets if flag in present for variant in variants for seed in range(seeds)]
+    return [job for job in jobs if job.variant == "recipe" or (job.changes_recipe() and job.applies())]
 
 
 def files_found(data_root: Path, only: list[str] | None = None, sizes: list[int] | None = None

@@ -144,27 +144,34 @@ def energy_table(results: list[dict]) -> list[str]:
 
 
 def ablation_tables(results: list[dict]) -> list[str]:
-    """A table per ablation set; the recipe's row is the table's seed-0 run where the epochs agree."""
-    recipe_runs = {(r["job"]["flag"], r["job"]["size"], r["epochs"]): r for r in results
-                   if r["job"]["kind"] == "table" and r["job"]["seed"] == 0}
+    """A table per ablation set, each variant's figures the mean ± sd over its seeds; the recipe's rows
+    are the table's runs of the same seeds where the epochs agree."""
     lines = []
     for (flag, size), runs in _group(results, "ablation").items():
-        by_variant = {r["job"]["variant"]: r for r in runs}
+        by_variant: dict[str, list[dict]] = defaultdict(list)
+        for r in runs:
+            by_variant[r["job"]["variant"]].append(r)
         epochs = sorted({r["epochs"] for r in runs})
-        if "recipe" not in by_variant and len(epochs) == 1 and (flag, size, epochs[0]) in recipe_runs:
-            by_variant["recipe"] = recipe_runs[(flag, size, epochs[0])]
+        seeds = {r["job"]["seed"] for r in runs}
+        if "recipe" not in by_variant and len(epochs) == 1:
+            by_variant["recipe"] = [r for r in results if r["job"]["kind"] == "table" and r["job"]["flag"] == flag
+                                    and r["job"]["size"] == size and r["epochs"] == epochs[0]
+                                    and r["job"]["seed"] in seeds]
         lines += [f"### {_title(flag, size)} ({', '.join(map(str, epochs))} epochs)", "",
-                  "| variant | test ACC | test AUC | val ACC | val AUC | firing rate | energy / inference "
-                  "| training time |", "|---|---|---|---|---|---|---|---|"]
+                  "| variant | seeds | test ACC | test AUC | val ACC | val AUC | firing rate | energy / inference "
+                  "| training time |", "|---|---|---|---|---|---|---|---|---|"]
         for variant, (text, _) in ABLATIONS.items():
-            r = by_variant.get(variant)
-            if r is None:
+            group = sorted(by_variant.get(variant, []), key=lambda r: r["job"]["seed"])
+            if not group:
                 continue
-            text = _recipe_variant_text(r) if variant == "recipe" else text
-            e = r["energy"]
-            lines.append(f"| {text} | {r['test_acc']:.3f} | {_fmt(r.get('test_auc'))} | {r['val_acc']:.3f} "
-                         f"| {_fmt(r.get('val_auc'))} | {_fmt(e.get('firing_rate'))} | {e['energy_uj']:.2f} µJ "
-                         f"| {r['train_seconds']:.0f} s |")
+            text = _recipe_variant_text(group[0]) if variant == "recipe" else text
+            energy = [r["energy"] for r in group]
+            lines.append(f"| {text} | {len(group)} | {mean_sd([r['test_acc'] for r in group])} "
+                         f"| {mean_sd([r.get('test_auc') for r in group])} | {mean_sd([r['val_acc'] for r in group])} "
+                         f"| {mean_sd([r.get('val_auc') for r in group])} "
+                         f"| {_fmt(_mean([e.get('firing_rate') for e in energy]))} "
+                         f"| {_mean([e['energy_uj'] for e in energy]):.2f} µJ "
+                         f"| {_mean([r['train_seconds'] for r in group]):.0f} s |")
         lines.append("")
     return lines
 
@@ -248,8 +255,9 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
     ablations = ablation_tables(results)
     if ablations:
         lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
-                  "One change at a time from the recipe (seed 0, the epochs named with each set): loss, timesteps, "
-                  "augmentation, contrast enhancement, shortcut, number format. Firing rate: spikes per neuron per "
+                  "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
+                  "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
+                  "the first stage's resolution. Firing rate: spikes per neuron per "
                   "timestep over every spiking neuron; energy per inference as above.", ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import ABLATIONS, JOB_FILE, TWO_D_ONLY, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +42,11 @@ def test_jobs_are_the_recipe_with_one_change():
     assert len(table) == 6 and {j.seed for j in table} == {0, 1}
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
     recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
-    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out
-    assert len(ablations) == 2 * (len(ABLATIONS) - 1)
+    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out,
+    # and the 2D-only variants on the 3D set
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(TWO_D_ONLY)
+    assert {j.variant for j in ablations if j.flag == "breastmnist"} >= TWO_D_ONLY
+    assert not {j.variant for j in ablations if j.flag == "adrenalmnist3d"} & TWO_D_ONLY
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")
@@ -62,6 +65,28 @@ def test_jobs_are_the_recipe_with_one_change():
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
     assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
                                                                              ("ablation", "ce", 3)]
+
+
+def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
+    from engine.results.report import ablation_tables
+
+    files = [("breastmnist", 28)]
+    jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce"), seeds=2)
+    assert sorted((j.kind, j.variant, j.seed) for j in jobs) == [("ablation", "ce", 0), ("ablation", "ce", 1),
+                                                                ("table", "recipe", 0), ("table", "recipe", 1)]
+    epochs = Job("table", "breastmnist", 28).settings()["epochs"]
+
+    def record(job: Job, acc: float) -> dict:
+        energy = {"firing_rate": 0.1, "energy_uj": 1.0}
+        return {"job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed, "variant": job.variant},
+                "epochs": epochs, "settings": job.settings(), "test_acc": acc, "test_auc": 0.9, "val_acc": acc,
+                "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
+
+    results = [record(job, 0.8 + 0.1 * job.seed) for job in jobs]
+    results.append(record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
+    text = "\n".join(ablation_tables(results))
+    assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 | 0.900 ± 0.000 |" in text
+    assert "membrane shortcut) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
 
 
 def test_files_can_be_narrowed_by_flag_and_size(medmnist_root):
