@@ -86,7 +86,7 @@ def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
     results.append(record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
     text = "\n".join(ablation_tables(results))
     assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 | 0.900 ± 0.000 |" in text
-    assert "membrane shortcut) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
+    assert "clean images) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
 
 
 def test_files_can_be_narrowed_by_flag_and_size(medmnist_root):
@@ -124,7 +124,8 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
     shown = [text_ for name, (text_, _) in ABLATIONS.items() if name not in ("recipe", f"t{recipe_timesteps}")]
     assert "## Ablations" in text and all(f"| {description} |" in text for description in shown)
-    assert f"| the recipe (TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut) |" in text
+    assert (f"| the recipe (TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut, "
+            "batch-norm statistics of clean images) |") in text
     for flag in ("breastmnist_28", "adrenalmnist3d_28", "adrenalmnist3d_64"):
         image = np.asarray(Image.open(tmp_path / "results" / f"{flag}_curves.png").convert("L"))
         assert image.std() > 5  # a drawn chart, not a blank canvas
