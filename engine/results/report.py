@@ -173,6 +173,8 @@ def ablation_tables(results: list[dict]) -> list[str]:
                          f"| {_fmt(_mean([e.get('firing_rate') for e in energy]))} "
                          f"| {_mean([e['energy_uj'] for e in energy]):.2f} µJ "
                          f"| {_mean([r['train_seconds'] for r in group]):.0f} s |")
+        notes = {(variant, r["note"]) for variant, group in by_variant.items() for r in group if r.get("note")}
+        lines += [""] + [f"- *{ABLATIONS[variant][0]}*: {note}." for variant, note in sorted(notes)]
         lines.append("")
     return lines
 
