@@ -151,12 +151,14 @@ class CollectiveBatchNorm(nn.modules.batchnorm._BatchNorm):
     statistics are summed with an autograd-aware all-reduce, so gradients flow through them too.
     """
 
+    collective = True  # False: plain batch norm on this process's batch (see `local_batchnorm`)
+
     def _check_input_dim(self, x: torch.Tensor) -> None:
         if x.dim() < 2:
             raise ValueError(f"expected at least 2D input (got {x.dim()}D input)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (self.collective and self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         channels, dims = x.shape[1], [0, *range(2, x.dim())]
         local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() / channels])])
@@ -177,6 +179,21 @@ class CollectiveBatchNorm(nn.modules.batchnorm._BatchNorm):
         unbiased = var * count / max(count - 1, 1)
         self.running_mean.lerp_(mean, momentum)
         self.running_var.lerp_(unbiased, momentum)
+
+
+@contextmanager
+def local_batchnorm(model: nn.Module) -> Iterator[None]:
+    """Within it, the model's synchronised batch norms measure each process's own batch, as plain batch
+    norm does (for statistics measured on the same batch in every process). Layers converted for GPUs
+    (torch's `SyncBatchNorm`) average identical statistics instead, which is the same up to rounding."""
+    layers = [layer for layer in model.modules() if isinstance(layer, CollectiveBatchNorm)]
+    for layer in layers:
+        layer.collective = False
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.collective = True
 
 
 def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:

@@ -39,7 +39,8 @@ from engine.device import autocast_for, pick_device, precision_warning, resolve_
 from engine.errors import UserError
 from engine.learning.batchnorm import clean_sample, recompute_batchnorm
 from engine.learning.calibration import calibrate_run
-from engine.learning.distributed import SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, wrap_model
+from engine.learning.distributed import (SINGLE, convert_sync_batchnorm, data_parallel, launched_rank, local_batchnorm,
+                                         wrap_model)
 from engine.learning.ema import WeightAverage
 from engine.learning.evaluation import evaluate_split, metrics_from_logits, split_logits
 from engine.learning.losses import LossTerms, balanced_class_weights, training_loss
@@ -327,7 +328,8 @@ class Trainer:
 
     def _recalibrate_batchnorm(self) -> None:
         """The kept model's batch-norm statistics from clean training images (`recalibrate_bn`; see
-        `engine.learning.batchnorm`). Every process measures the same images, so synchronised layers agree."""
+        `engine.learning.batchnorm`). Every process measures the same whole batches with its layers' own
+        statistics, exactly as one process would, so all processes agree without exchanging them."""
         cfg = self.config
         if not cfg.recalibrate_bn:
             return
@@ -338,7 +340,8 @@ class Trainer:
                 model(encode(to_unit_float(train.images[rows]).to(self.device), cfg.timesteps, cfg.encoder))
             functional.reset_net(model)
 
-        recompute_batchnorm(model, clean_sample(len(train), cfg.seed).split(cfg.eval_batch_size), forward)
+        with local_batchnorm(model):
+            recompute_batchnorm(model, clean_sample(len(train), cfg.seed).split(cfg.eval_batch_size), forward)
 
     def _record_epoch(self, row: dict, info: dict, improved: bool, optimizer: torch.optim.Optimizer) -> None:
         """The epoch's metrics row and checkpoints, committed by rank 0 alone."""
