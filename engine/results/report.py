@@ -75,7 +75,7 @@ def _recipe_variant_text(run: dict) -> str:
     """The ablation table's first row: what the recipe is, in the terms the other rows change."""
     job = run["settings"]
     shortcut = job.get("model_overrides", {}).get("shortcut", "membrane")
-    statistics = "clean" if job.get("recalibrate_bn", False) else "augmented"  # a record older than the option: augmented
+    statistics = "clean" if job.get("recalibrate_bn", False) else "augmented"  # older records: augmented
     return (f"the recipe ({job['loss'].upper()}, T={job['timesteps']}, {'' if job['augment'] else 'no '}augmentation, "
             f"enhancement {job['enhance']}, {shortcut} shortcut, batch-norm statistics of {statistics} images)")
 

@@ -6,8 +6,9 @@ import torch
 from spikingjelly.activation_based import functional
 from torch import nn
 
+from engine.data.catalog import get_spec
 from engine.data.encoders import encode
-from engine.data.pipeline import to_unit_float
+from engine.data.pipeline import Preprocessing, load_split_tensors, to_unit_float
 from engine.learning.batchnorm import batchnorm_layers, clean_sample, recompute_batchnorm
 from engine.learning.trainer import Trainer
 from engine.models import load_for_run
@@ -53,9 +54,6 @@ def test_the_saved_model_carries_the_statistics_of_clean_training_images(tmp_pat
     loaded = load_for_run(tmp_path / "run", fold=False, device="cpu")
     model, cfg = loaded.model, loaded.config
     saved = [(layer.running_mean.clone(), layer.running_var.clone()) for layer in batchnorm_layers(model)]
-    from engine.data.catalog import get_spec
-    from engine.data.pipeline import Preprocessing, load_split_tensors
-
     spec = get_spec(cfg.dataset, cfg.size)
     train = load_split_tensors(spec, "train", Preprocessing.for_dataset(spec, cfg.enhance)).window(0, cfg.train_limit)
 
