@@ -53,8 +53,12 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
                      {"recalibrate_bn": False}),
     "full-res-stem": ("2D: first stage at full resolution (stem stride 1, stride 2 before attention)",
                       {"model_overrides": {"stem_stride": 1, "attention_stride": 2}}),
+    "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
+                         {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
 }
-TWO_D_ONLY = {"full-res-stem"}  # variants not trained on 3D sets (a 28³ first stage is far too slow on a CPU)
+# Variants trained on sets of one dimensionality only (a 28³ first stage is far too slow on a CPU, and a
+# stem stride of 2 is the 2D default)
+ONLY_FOR_DIMS = {"full-res-stem": 2, "half-stride-stem": 3}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class Job:
         return any(recipe.get(key) != value for key, value in ABLATIONS[self.variant][1].items())
 
     def applies(self) -> bool:
-        return self.variant not in TWO_D_ONLY or get_spec(self.flag, self.size).spatial_dims == 2
+        dims = ONLY_FOR_DIMS.get(self.variant)
+        return dims is None or get_spec(self.flag, self.size).spatial_dims == dims
 
     @property
     def priority(self) -> tuple[int, int]:

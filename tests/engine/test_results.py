@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, TWO_D_ONLY, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import ABLATIONS, JOB_FILE, ONLY_FOR_DIMS, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,10 +43,11 @@ def test_jobs_are_the_recipe_with_one_change():
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
     recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
     # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out,
-    # and the 2D-only variants on the 3D set
-    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(TWO_D_ONLY)
-    assert {j.variant for j in ablations if j.flag == "breastmnist"} >= TWO_D_ONLY
-    assert not {j.variant for j in ablations if j.flag == "adrenalmnist3d"} & TWO_D_ONLY
+    # and each set's variants of the other dimensionality
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(ONLY_FOR_DIMS)
+    variants_of = {flag: {j.variant for j in ablations if j.flag == flag} for flag in ("breastmnist", "adrenalmnist3d")}
+    assert "full-res-stem" in variants_of["breastmnist"] and "half-stride-stem" not in variants_of["breastmnist"]
+    assert "half-stride-stem" in variants_of["adrenalmnist3d"] and "full-res-stem" not in variants_of["adrenalmnist3d"]
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")

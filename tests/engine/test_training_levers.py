@@ -102,20 +102,21 @@ def test_spike_shortcut_has_the_same_parameters_and_trains(dims):
         create_model("sdt_tiny", shortcut="both", **kwargs)
 
 
-def test_full_resolution_stem_keeps_the_weights_and_the_attention_grid():
-    kwargs = dict(in_channels=1, num_classes=3, spatial_dims=2, input_size=28)
+@pytest.mark.parametrize("dims, stem, first_stage_size", [(2, 1, 28), (3, 2, 14)])
+def test_finer_stem_keeps_the_layers_and_the_attention_grid(dims, stem, first_stage_size):
+    kwargs = dict(in_channels=1, num_classes=3, spatial_dims=dims, input_size=28)
     default = create_model("sdt_tiny", **kwargs)
-    full = create_model("sdt_tiny", stem_stride=1, attention_stride=2, **kwargs)
-    assert {k: v.shape for k, v in default.state_dict().items()} == {k: v.shape for k, v in full.state_dict().items()}
-    x = torch.rand(2, 2, 1, 28, 28)
+    finer = create_model("sdt_tiny", stem_stride=stem, attention_stride=2, **kwargs)
+    assert default.state_dict().keys() == finer.state_dict().keys()  # (a smaller stride, a smaller stem kernel)
+    x = torch.rand(2, 2, 1, *[28] * dims)
     first_stage = {}
-    full.stage1.register_forward_hook(lambda module, args, out: first_stage.update(shape=out.shape))
+    finer.stage1.register_forward_hook(lambda module, args, out: first_stage.update(shape=out.shape))
     attention = {}
-    full.stage3.register_forward_hook(lambda module, args, out: attention.update(shape=out.shape))
+    finer.stage3.register_forward_hook(lambda module, args, out: attention.update(shape=out.shape))
     default_attention = {}
     default.stage3.register_forward_hook(lambda module, args, out: default_attention.update(shape=out.shape))
-    assert full(x).shape == default(x).shape == (2, 2, 3)
-    assert first_stage["shape"][3:] == x.shape[3:]  # the first stage sees every pixel
+    assert finer(x).shape == default(x).shape == (2, 2, 3)
+    assert tuple(first_stage["shape"][3:]) == (first_stage_size,) * dims  # 2D: every pixel
     assert attention["shape"] == default_attention["shape"]  # and attention the same token grid
     with pytest.raises(UserError, match="stride"):
         create_model("sdt_tiny", attention_stride=0, **kwargs)
