@@ -3,7 +3,7 @@
 `recommended(flag, size)` gives the one recommended `TrainConfig` of a MedMNIST flag and size: the
 settings of its family (2D or 3D; the same for every flag), what its image size changes, and its
 epochs from the size of its training split, so a flag the recipe was never measured on gets the same
-treatment as those it was. `apply_recipe` lays explicit options over a recipe; the CLI (`train
+treatment as those it was. `apply_recipe` lays explicit options over a recipe (`overlay`); the CLI (`train
 --recipe`) and the app's "Recommended settings" both go through it.
 """
 from __future__ import annotations
@@ -100,8 +100,17 @@ def resolve_recipe(name: str, flag: str, size: int) -> dict:
     return recipe_from_file(name)
 
 
+def overlay(settings: dict, overrides: dict) -> dict:
+    """`overrides` laid over `settings`; model overrides are laid over the recipe's own, key by key (so
+    a shortcut changed on the command line keeps the recipe's stem)."""
+    merged = {**settings, **overrides}
+    if "model_overrides" in overrides:
+        merged["model_overrides"] = {**(settings.get("model_overrides") or {}), **(overrides["model_overrides"] or {})}
+    return merged
+
+
 def apply_recipe(settings: dict, overrides: dict) -> TrainConfig:
     """A `TrainConfig` from a recipe's settings with explicit options laid over them, checked."""
-    config = TrainConfig.from_dict({**settings, **overrides})
+    config = TrainConfig.from_dict(overlay(settings, overrides))
     config.validate()
     return config

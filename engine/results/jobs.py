@@ -26,7 +26,7 @@ from pathlib import Path
 
 from engine.data.catalog import get_spec
 from engine.data.medmnist import list_dataset_files
-from engine.recipes import recommended
+from engine.recipes import overlay, recommended
 from engine.runs.atomic import write_atomic
 from engine.runs.rundir import RunDir
 
@@ -79,11 +79,11 @@ class Job:
 
     def settings(self) -> dict:
         """The full training settings: the recipe, then the job's own options and its seed."""
-        return {**recommended(self.flag, self.size).settings, **self.options, "seed": self.seed}
+        return {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
 
     def changes_recipe(self) -> bool:
         recipe = recommended(self.flag, self.size).settings
-        return any(recipe.get(key) != value for key, value in ABLATIONS[self.variant][1].items())
+        return overlay(recipe, ABLATIONS[self.variant][1]) != recipe
 
     def applies(self) -> bool:
         dims = ONLY_FOR_DIMS.get(self.variant)

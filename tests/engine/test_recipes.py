@@ -10,7 +10,7 @@ from engine.data.catalog import available_sizes, get_spec
 from engine.data.medmnist import medmnist_flags
 from engine.errors import UserError
 from engine.options import TrainConfig
-from engine.recipes import EpochRule, all_recommended, apply_recipe, recipe_from_file, recommended
+from engine.recipes import EpochRule, all_recommended, apply_recipe, overlay, recipe_from_file, recommended
 
 
 def _run(capsys, *argv: str) -> tuple[int, dict | None, str]:
@@ -53,6 +53,14 @@ def test_explicit_options_win_over_the_recipe():
     assert (config.epochs, config.lr, config.dataset) == (3, 1e-3, "breastmnist")
     with pytest.raises(UserError, match="--epochs"):
         apply_recipe(recommended("breastmnist").settings, {"epochs": 0})
+
+
+def test_model_overrides_are_laid_over_the_recipes_key_by_key():
+    recipe = {"dataset": "phantom2d", "model_overrides": {"stem_stride": 1, "attention_stride": 2}}
+    merged = overlay(recipe, {"model_overrides": {"shortcut": "spike", "attention_stride": 1}, "epochs": 2})
+    assert merged["model_overrides"] == {"stem_stride": 1, "attention_stride": 1, "shortcut": "spike"}
+    assert merged["epochs"] == 2 and recipe["model_overrides"] == {"stem_stride": 1, "attention_stride": 2}
+    assert apply_recipe(recipe, {"model_overrides": {"shortcut": "spike"}}).model_overrides["stem_stride"] == 1
 
 
 def test_a_recipe_file_and_its_mistakes(tmp_path):
