@@ -51,14 +51,14 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "bf16": ("bfloat16 forward pass (autocast) instead of float32", {"precision": "bf16"}),
     "augmented-bn": ("batch-norm statistics of the augmented training batches (not recomputed on clean images)",
                      {"recalibrate_bn": False}),
-    "full-res-stem": ("2D: first stage at full resolution (stem stride 1, stride 2 before attention)",
-                      {"model_overrides": {"stem_stride": 1, "attention_stride": 2}}),
+    "strided-stem": ("2D: first stage at 14 pixels (stem stride 2, no stride before attention; the earlier recipe)",
+                     {"model_overrides": {"stem_stride": None, "attention_stride": 1}}),
     "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
                          {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
 }
-# Variants trained on sets of one dimensionality only (a 28³ first stage is far too slow on a CPU, and a
-# stem stride of 2 is the 2D default)
-ONLY_FOR_DIMS = {"full-res-stem": 2, "half-stride-stem": 3}
+# Variants trained on sets of one dimensionality only (a stem stride of 2 is the 3D sets' finer stem and
+# the 2D sets' coarser one)
+ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,17 @@ def target_status(flag: str, runs: list[dict]) -> tuple[str, str]:
     return wanted, "not met (" + ", ".join(f"{k.upper()} {value:.4f}" for k, value in short.items()) + ")"
 
 
+def _model_text(settings: dict) -> str:
+    """The model and the architecture options the settings change (the shortcut is named apart)."""
+    changes = {k: v for k, v in (settings.get("model_overrides") or {}).items() if k != "shortcut"}
+    details = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in sorted(changes.items()))
+    return f"{settings['model']} ({details})" if details else settings["model"]
+
+
 def _recipe_text(run: dict) -> str:
     job = run["settings"]
-    return f"{job['model']}, T={job['timesteps']}, {job['epochs']} ep, batch {job['batch_size']}, {job['loss'].upper()}"
+    return (f"{_model_text(job)}, T={job['timesteps']}, {job['epochs']} ep, batch {job['batch_size']}, "
+            f"{job['loss'].upper()}")
 
 
 def _recipe_variant_text(run: dict) -> str:
@@ -76,7 +84,8 @@ def _recipe_variant_text(run: dict) -> str:
     job = run["settings"]
     shortcut = job.get("model_overrides", {}).get("shortcut", "membrane")
     statistics = "clean" if job.get("recalibrate_bn", False) else "augmented"  # older records: augmented
-    return (f"the recipe ({job['loss'].upper()}, T={job['timesteps']}, {'' if job['augment'] else 'no '}augmentation, "
+    return (f"the recipe ({_model_text(job)}, {job['loss'].upper()}, T={job['timesteps']}, "
+            f"{'' if job['augment'] else 'no '}augmentation, "
             f"enhancement {job['enhance']}, {shortcut} shortcut, batch-norm statistics of {statistics} images)")
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, ONLY_FOR_DIMS, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import ABLATIONS, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +42,15 @@ def test_jobs_are_the_recipe_with_one_change():
     assert len(table) == 6 and {j.seed for j in table} == {0, 1}
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
     recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
-    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out,
-    # and each set's variants of the other dimensionality
-    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(ONLY_FOR_DIMS)
+    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, and
+    # each set's stem variant of the other dimensionality
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - 2
     variants_of = {flag: {j.variant for j in ablations if j.flag == flag} for flag in ("breastmnist", "adrenalmnist3d")}
-    assert "full-res-stem" in variants_of["breastmnist"] and "half-stride-stem" not in variants_of["breastmnist"]
-    assert "half-stride-stem" in variants_of["adrenalmnist3d"] and "full-res-stem" not in variants_of["adrenalmnist3d"]
+    assert "strided-stem" in variants_of["breastmnist"] and "half-stride-stem" not in variants_of["breastmnist"]
+    assert "half-stride-stem" in variants_of["adrenalmnist3d"] and "strided-stem" not in variants_of["adrenalmnist3d"]
+    assert Job("table", "breastmnist", 28).settings()["model_overrides"] == {"stem_stride": 1, "attention_stride": 2}
+    strided = next(j for j in ablations if j.variant == "strided-stem").settings()["model_overrides"]
+    assert strided == {"stem_stride": None, "attention_stride": 1}
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")
@@ -108,9 +111,9 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     results = sorted(records.glob("*/*.json"))
-    # breast 28, adrenal 28 and 64; the ablations on breast, less the recipe's own T and the recipe row,
-    # which is breast's table run
-    assert len(results) == 3 + len(ABLATIONS) - 2
+    # breast 28, adrenal 28 and 64; the ablations on breast, less the recipe's own T, the 3D-only stem and
+    # the recipe row, which is breast's table run
+    assert len(results) == 3 + len(ABLATIONS) - 3
     for path in results:
         summary = json.loads(path.read_text())
         assert summary["epochs"] == 1 and 0 <= summary["test_acc"] <= 1 and summary["device"].startswith("CPU")
@@ -123,9 +126,10 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
-    shown = [text_ for name, (text_, _) in ABLATIONS.items() if name not in ("recipe", f"t{recipe_timesteps}")]
+    shown = [text_ for name, (text_, _) in ABLATIONS.items()
+             if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem")]
     assert "## Ablations" in text and all(f"| {description} |" in text for description in shown)
-    assert (f"| the recipe (TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut, "
+    assert (f"| the recipe (sdt_tiny (attention stride 2, stem stride 1), TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut, "
             "batch-norm statistics of clean images) |") in text
     for flag in ("breastmnist_28", "adrenalmnist3d_28", "adrenalmnist3d_64"):
         image = np.asarray(Image.open(tmp_path / "results" / f"{flag}_curves.png").convert("L"))
