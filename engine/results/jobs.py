@@ -56,8 +56,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
                          {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
 }
-# Variants trained on sets of one dimensionality only (a stem stride of 2 is the 3D sets' finer stem and
-# the 2D sets' coarser one)
+# Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
 
 
