@@ -192,12 +192,14 @@ def cmd_recipes(args: argparse.Namespace) -> dict:
 
 # -- eval / infer --------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> dict:
+    if len(args.run) > 1:
+        return _eval_ensemble(args)
     from engine.data.catalog import get_spec
     from engine.data.pipeline import load_split_tensors
     from engine.learning.evaluation import evaluate_split
     from engine.models import load_for_run
 
-    loaded = load_for_run(args.run, tag=args.checkpoint, device=args.device)
+    loaded = load_for_run(args.run[0], tag=args.checkpoint, device=args.device)
     spec = get_spec(loaded.config.dataset, loaded.config.size)
     root = Path(args.data_root) if args.data_root else (
         Path(loaded.config.data_root) if loaded.config.data_root else None)
@@ -206,6 +208,22 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     metrics = evaluate_split(loaded.model, data, spec, loaded.config, loaded.device)
     return {"run": str(loaded.path), "dataset": spec.flag, "split": args.split, "samples": len(data),
             **metrics, "seconds": time.perf_counter() - start}
+
+
+def _eval_ensemble(args: argparse.Namespace) -> dict:
+    """The ensemble of several runs (the mean of their calibrated probabilities), and each run's own figures."""
+    from tqdm import tqdm
+
+    from engine.learning.ensemble import check_members, score_ensemble
+    from engine.models import load_for_run
+
+    start = time.perf_counter()
+    members = [load_for_run(run, tag=args.checkpoint, device=args.device) for run in args.run]
+    check_members(members)
+    with tqdm(total=len(members), desc=f"ensemble on {args.split}", unit="run", file=sys.stderr) as bar:
+        scores = score_ensemble(members, args.split, Path(args.data_root) if args.data_root else None,
+                                on_member=lambda done, total: bar.update(1))
+    return {"runs": [str(run) for run in args.run], **scores.to_dict(), "seconds": time.perf_counter() - start}
 
 
 def cmd_infer(args: argparse.Namespace) -> dict:
@@ -310,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--best-epochs", type=int, help="epochs of that run (default: those of the trials)")
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split")
-    p.add_argument("--run", required=True)
+    p = sub.add_parser("eval", help="evaluate a run's best checkpoint on a split; with several runs, their "
+                                    "ensemble (the mean of their calibrated probabilities) and each run")
+    p.add_argument("--run", required=True, nargs="+", metavar="RUN")
     p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--data-root")

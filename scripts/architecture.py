@@ -58,7 +58,7 @@ ROLES = {
     "engine.runs": "run directories written atomically, one training per folder (lock), the runs folder, the best-epoch rule, calibration files",
     "engine.recipes": "recommended training settings per MedMNIST flag and size, as data",
     "engine.models": "the model registry, LIF kernels, the compiled path, load_for_run, what outputs mean",
-    "engine.learning": "losses, metrics, evaluation, the Trainer",
+    "engine.learning": "losses, metrics, evaluation, ensembles, the Trainer",
     "engine.probe": "recording dynamics with hooks, their analysis, inference from a run",
     "engine.bench": "ours (eager, compiled) against stock SpikingJelly layers and SpikingJelly's own SDT",
     "engine.studies": "Optuna studies in a database (SQLite or any SQLAlchemy URL), resumable, worker processes",

@@ -7,18 +7,20 @@ import os
 import sys
 from pathlib import Path
 
-from engine.results.jobs import ABLATION_SETS, ABLATIONS, QUICK, Runner, ablation_jobs, files_found, read_results, table_jobs
+from engine.results.jobs import (ABLATION_SETS, ABLATIONS, QUICK, Runner, ablation_jobs, ensembles, files_found,
+                                 read_results, table_jobs)
 from engine.results.report import Page, update_readme, write_page
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ("table", "ablations")
+PARTS = ("table", "ensembles", "ablations")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/results.py", description=__doc__)
     parser.add_argument("--data-root", default=os.environ.get("SPIKEVIEW_DATA", str(REPO.parent / "shared/data/medmnist")),
                         help="folder of MedMNIST .npz files: every recipe is trained on every file found")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per set for the table (mean ± sd)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per set for the table (mean ± sd), and the runs "
+                                                          "of each set's ensemble")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--only", nargs="+", metavar="FLAG", help="these datasets only")
     parser.add_argument("--sizes", nargs="+", type=int, metavar="PX", help="these image sizes only")
@@ -56,7 +58,7 @@ def _command(args: argparse.Namespace, part: str) -> str:
         words.append("--only " + " ".join(args.only))
     if args.sizes:
         words.append("--sizes " + " ".join(map(str, args.sizes)))
-    if part == "table":
+    if part in ("table", "ensembles"):
         words.append(f"--seeds {args.seeds}")
     if part == "ablations" and list(args.ablation_sets) != list(ABLATION_SETS):
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
@@ -92,14 +94,20 @@ def main(argv: list[str] | None = None) -> int:
                               1 if args.quick else args.ablation_seeds)
     jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation rows: the table's runs
     jobs.sort(key=lambda job: job.priority)  # a partial run still gives every set a row and the ablations
+    sets = ensembles(files, 2 if args.quick else args.seeds, extra) if "ensembles" in args.parts else []
     failed = []
     if not args.report_only:
         runner = Runner(runs, records, data_root, args.device, args.jobs, args.threads, args.nice)
-        todo = sum(not runner.finished(job) for job in jobs)
-        logging.info("%d runs to train (%d already finished) into %s", todo, len(jobs) - todo, runs)
-        failed = runner.run_all(jobs, lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name))
+        members = [job for ensemble in sets if not runner.finished(ensemble) for job in ensemble.members]
+        todo = ({job.name for job in jobs if runner.pending(job)}
+                | {job.name for job in members if runner.pending(job, need_weights=True)})
+        every = {job.name for job in jobs + members}
+        logging.info("%d runs to train (%d already finished) into %s", len(todo), len(every - todo), runs)
+        done = lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name)  # noqa: E731
+        failed = runner.run_all(jobs, done) + runner.run_all(members, done, need_weights=True)
+        failed += [ensemble for ensemble in sets if not runner.score(ensemble)]
     page = Page(_command(args, "table"), _command(args, "ablations"), Path(_shown_path(records)), args.reference,
-                args.quick)
+                args.quick, _command(args, "ensembles"))
     results = read_results(records)
     path = write_page(results, page, out)
     logging.info("wrote %s", path)

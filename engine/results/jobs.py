@@ -73,8 +73,11 @@ class Job:
     def name(self) -> str:
         """The run folder's name (with the epochs when a job changes the recipe's, so no run is reused
         for another schedule)."""
-        epochs = f"-e{self.options['epochs']}" if "epochs" in self.options else ""
-        return f"{self.flag}_{self.size}/{self.kind}-{self.variant}{epochs}-seed{self.seed}"
+        return f"{self.flag}_{self.size}/{self.kind}-{self.variant}{self.epochs_tag}-seed{self.seed}"
+
+    @property
+    def epochs_tag(self) -> str:
+        return f"-e{self.options['epochs']}" if "epochs" in self.options else ""
 
     def settings(self) -> dict:
         """The full training settings: the recipe, then the job's own options and its seed."""
@@ -100,6 +103,27 @@ class Job:
 def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = None) -> list[Job]:
     return [Job("table", flag, size, seed, options=dict(extra or {})) for flag, size in files
             for seed in range(seeds)]
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """The table's runs of one set (seeds 0 .. n - 1) taken together: the mean of their calibrated
+    probabilities (engine/learning/ensemble.py), scored by `spikeview-engine eval --run ...`."""
+
+    members: tuple[Job, ...]
+
+    @property
+    def name(self) -> str:
+        first = self.members[0]
+        return f"{first.flag}_{first.size}/ensemble-{first.variant}{first.epochs_tag}-{len(self.members)}-seeds"
+
+
+def ensembles(files: list[tuple[str, int]], seeds: int, extra: dict | None = None) -> list[Ensemble]:
+    """One ensemble of the table's `seeds` runs per file (none under two seeds)."""
+    if seeds < 2:
+        return []
+    return [Ensemble(tuple(Job("table", flag, size, seed, options=dict(extra or {})) for seed in range(seeds)))
+            for flag, size in files]
 
 
 def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None,
@@ -149,18 +173,27 @@ class Runner:
     def run_dir(self, job: Job) -> Path:
         return self.runs_root / job.name
 
-    def record_path(self, job: Job) -> Path:
+    def record_path(self, job: Job | Ensemble) -> Path:
         return self.records_root / f"{job.name}.json"
 
-    def finished(self, job: Job) -> bool:
+    def finished(self, job: Job | Ensemble) -> bool:
         return self.record_path(job).is_file()
 
-    def run_all(self, jobs: list[Job], on_done: Callable[[Job, bool], None] | None = None) -> list[Job]:
-        """Run the jobs not yet finished; returns those that failed."""
-        todo = [job for job in jobs if not self.finished(job)]
+    def has_weights(self, job: Job) -> bool:
+        return RunDir(self.run_dir(job)).has_checkpoint("best")
+
+    def pending(self, job: Job, need_weights: bool = False) -> bool:
+        """Not finished, or (`need_weights`) finished elsewhere: a record without the run's weights."""
+        return not self.finished(job) or (need_weights and not self.has_weights(job))
+
+    def run_all(self, jobs: list[Job], on_done: Callable[[Job, bool], None] | None = None,
+                need_weights: bool = False) -> list[Job]:
+        """Run the jobs not yet finished (and, with `need_weights`, those whose weights are not here: they
+        are trained again and their records replaced); returns those that failed."""
+        todo = [job for job in jobs if self.pending(job, need_weights)]
         failed = []
         with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            for job, ok in zip(todo, pool.map(self.run_one, todo)):
+            for job, ok in zip(todo, pool.map(lambda job: self.run_one(job, need_weights), todo)):
                 if not ok:
                     failed.append(job)
                 if on_done is not None:
@@ -175,24 +208,18 @@ class Runner:
             return command + ["--resume", "--epochs", str(job.settings()["epochs"])]
         return command + ["--recipe", str(folder / JOB_FILE)]
 
-    def run_one(self, job: Job) -> bool:
-        if self.finished(job):  # finished meanwhile, by another call of the script
+    def run_one(self, job: Job, need_weights: bool = False) -> bool:
+        if not self.pending(job, need_weights):  # finished meanwhile, by another call of the script
             return True
         folder = self.run_dir(job)
         if not RunDir(folder).has_checkpoint("last"):
             shutil.rmtree(folder, ignore_errors=True)  # a run that never finished an epoch starts again
             folder.mkdir(parents=True)
             (folder / JOB_FILE).write_text(json.dumps(job.settings(), indent=2))
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
-        niceness = self.niceness
         start = time.perf_counter()
-        with open(folder / LOG_FILE, "a") as log_file:
-            done = subprocess.run(self.command(job), env=env, stdout=subprocess.PIPE, stderr=log_file, text=True,
-                                  preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
-        if done.returncode != 0:
-            log.warning("%s failed (exit %d); see %s", job.name, done.returncode, folder / LOG_FILE)
+        summary = self._engine(self.command(job), folder / LOG_FILE, job.name)
+        if summary is None:
             return False
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
         record = {**summary, **run_contents(folder),
                   "job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed,
                           "variant": job.variant, "options": job.options},
@@ -200,6 +227,54 @@ class Runner:
                   "wall_seconds": time.perf_counter() - start}
         self.record_path(job).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.record_path(job), json.dumps(record, indent=1) + "\n")
+        return True
+
+
+    def _engine(self, command: list[str], log_path: Path, what: str) -> dict | None:
+        """Run a `spikeview-engine` command in a child process (stderr to `log_path`); its JSON answer, or
+        None when it failed."""
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
+        niceness = self.niceness
+        with open(log_path, "a") as log_file:
+            done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                  preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
+        if done.returncode != 0:
+            log.warning("%s failed (exit %d); see %s", what, done.returncode, log_path)
+            return None
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def score(self, ensemble: Ensemble) -> bool:
+        """Score an ensemble whose members are trained here, on val and test, and leave its record."""
+        if self.finished(ensemble):
+            return True
+        missing = [job.name for job in ensemble.members if not (self.finished(job) and self.has_weights(job))]
+        if missing:
+            log.warning("%s not scored: %s not trained here", ensemble.name, ", ".join(missing))
+            return False
+        start = time.perf_counter()
+        log_path = self.record_path(ensemble).with_suffix(".log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        runs = [str(self.run_dir(job)) for job in ensemble.members]
+        scores = {}
+        for split in ("val", "test"):
+            scores[split] = self._engine([sys.executable, "-m", "engine.cli", "eval", "--run", *runs, "--split", split,
+                                          "--data-root", str(self.data_root), "--device", self.device],
+                                         log_path, f"{ensemble.name} on {split}")
+            if scores[split] is None:
+                return False
+        log_path.unlink(missing_ok=True)
+        members = [json.loads(self.record_path(job).read_text()) for job in ensemble.members]
+        first = ensemble.members[0]
+        record = {"job": {"kind": "ensemble", "flag": first.flag, "size": first.size,
+                          "seeds": [job.seed for job in ensemble.members], "options": first.options},
+                  "members": [job.name for job in ensemble.members],
+                  **{f"{split}_{key}": scores[split].get(key) for split in scores for key in ("acc", "auc", "loss", "ece")},
+                  "member_test": [{key: member.get(key) for key in ("acc", "auc")} for member in scores["test"]["members"]],
+                  "energy_uj": sum(member["energy"]["energy_uj"] for member in members),
+                  "settings": members[0]["settings"],
+                  "device": device_description(self.device, self.threads),
+                  "wall_seconds": time.perf_counter() - start}
+        write_atomic(self.record_path(ensemble), json.dumps(record, indent=1) + "\n")
         return True
 
 

@@ -34,6 +34,7 @@ class Page:
     records_root: Path
     reference: Path
     quick: bool = False
+    ensemble_command: str = ""
 
 
 def mean_sd(values: list[float]) -> str:
@@ -153,6 +154,27 @@ def energy_table(results: list[dict]) -> list[str]:
     return lines
 
 
+ENSEMBLE_TEXT = ("The runs of each set's seeds taken together: the mean of their calibrated probabilities (each "
+                 "run's own temperature first), scored on the same test split with `spikeview-engine eval --run` "
+                 "and the runs' folders. One inference per run, so the energy is the runs' sum. The table above "
+                 "says what one run does; this one, what the seeds do together.")
+
+
+def ensemble_table(results: list[dict]) -> list[str]:
+    lines = ["| dataset | runs (seeds) | test ACC | test AUC | the runs alone: test ACC / AUC (mean) | test ECE "
+             "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (flag, size), group in _group(results, "ensemble").items():
+        for r in sorted(group, key=lambda r: len(r["members"])):
+            wanted, status = target_status(flag, [r]) if size == 28 else ("–", "–")
+            alone = (f"{_mean([m['acc'] for m in r['member_test']]):.3f} "
+                     f"/ {_fmt(_mean([m.get('auc') for m in r['member_test']]))}")
+            lines.append(f"| {_title(flag, size)} | {len(r['members'])} ({', '.join(map(str, r['job']['seeds']))}) "
+                         f"| {r['test_acc']:.3f} | {_fmt(r.get('test_auc'))} | {alone} | {_fmt(r.get('test_ece'))} "
+                         f"| {r['val_acc']:.3f} / {_fmt(r.get('val_auc'))} | {r['energy_uj']:.2f} µJ "
+                         f"| {wanted} | {status} |")
+    return lines
+
+
 def ablation_tables(results: list[dict]) -> list[str]:
     """A table per ablation set, each variant's figures the mean ± sd over its seeds; the recipe's rows
     are the table's runs of the same seeds where the epochs agree."""
@@ -226,8 +248,11 @@ def update_readme(readme: Path, results: list[dict], page: Page, page_link: str)
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
     block = [README_BEGIN, "```bash", page.table_command, "```", "",
-             *main_table(results, read_baselines(page.reference)), "",
-             f"Every run, energy, calibration, curves and the ablations: [{page_link}]({page_link}).", README_END]
+             *main_table(results, read_baselines(page.reference)), ""]
+    if _group(results, "ensemble"):
+        block += ["Ensembles of the seeds:", "", "```bash", page.ensemble_command, "```", "", ENSEMBLE_TEXT, "",
+                  *ensemble_table(results), ""]
+    block += [f"Every run, energy, calibration, curves and the ablations: [{page_link}]({page_link}).", README_END]
     readme.write_text(head + "\n".join(block) + tail)
     return True
 
@@ -252,6 +277,9 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
               "ResNet-18 (28) for 2D, ResNet-18 + 3D for 3D. Training time is the sum of the epochs' time "
               "(evaluation excluded) on the device named, which was shared with other work while it ran.", ""]
     lines += main_table(results, baselines) + [""]
+    if _group(results, "ensemble"):
+        lines += ["### Ensembles of the seeds", "", "```bash", page.ensemble_command, "```", "", ENSEMBLE_TEXT, ""]
+        lines += ensemble_table(results) + [""]
     lines += ["### Every run", ""] + seed_table(results) + [""]
     lines += ["### Energy and firing (seed 0, 16 validation samples)", "",
               "Synaptic operations counted per inference: an accumulate (0.9 pJ) per spike per synapse, a "

@@ -110,10 +110,10 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
                "--out", str(page), "--reference", str(reference), "--jobs", "2"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    results = sorted(records.glob("*/*.json"))
-    # breast 28, adrenal 28 and 64; the ablations on breast, less the recipe's own T, the 3D-only stem and
-    # the recipe row, which is breast's table run
-    assert len(results) == 3 + len(ABLATIONS) - 3
+    results = sorted(path for path in records.glob("*/*.json") if not path.stem.startswith("ensemble-"))
+    # breast 28, adrenal 28 and 64, two seeds each (the ensembles' runs in quick mode); the ablations on
+    # breast, less the recipe's own T, the 3D-only stem and the recipe row, which is breast's table run
+    assert len(results) == 6 + len(ABLATIONS) - 3
     for path in results:
         summary = json.loads(path.read_text())
         assert summary["epochs"] == 1 and 0 <= summary["test_acc"] <= 1 and summary["device"].startswith("CPU")
@@ -121,8 +121,18 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
         assert json.loads((run / JOB_FILE).read_text())["train_limit"] == 64
         assert summary["settings"]["train_limit"] == 64 and [row["epoch"] for row in summary["history"]] == [0]
         assert summary["calibration"]["temperature"] > 0 and summary["energy"]["firing_rate"] >= 0
+    ensembles = sorted(records.glob("*/ensemble-*.json"))
+    assert [path.parent.name for path in ensembles] == ["adrenalmnist3d_28", "adrenalmnist3d_64", "breastmnist_28"]
+    for path in ensembles:
+        ensemble = json.loads(path.read_text())
+        members = [json.loads((records / f"{name}.json").read_text()) for name in ensemble["members"]]
+        assert ensemble["job"]["seeds"] == [0, 1] and 0 <= ensemble["test_acc"] <= 1 and ensemble["test_ece"] >= 0
+        # each run scored in the ensemble is the run its record describes
+        assert [m["acc"] for m in ensemble["member_test"]] == pytest.approx([m["test_acc"] for m in members])
+        assert ensemble["energy_uj"] == pytest.approx(sum(m["energy"]["energy_uj"] for m in members))
     text = page.read_text()
     assert "Quick mode" in text and "--quick" in text
+    assert "### Ensembles of the seeds" in text and "| breastmnist | 2 (0, 1) |" in text
     assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
@@ -157,6 +167,20 @@ def test_a_run_finished_by_another_call_is_not_trained_again(tmp_path):
     runner.record_path(job).write_text("{}")
     assert runner.run_one(job) is True  # no data here: training would have failed
     assert runner.run_all([job]) == [] and runner.record_path(job).read_text() == "{}"
+
+
+def test_a_record_without_its_weights_is_trained_again_for_an_ensemble(tmp_path):
+    from engine.results.jobs import Runner, ensembles
+
+    runner = Runner(tmp_path / "runs", tmp_path / "records", tmp_path / "no-data")
+    ensemble, = ensembles([("breastmnist", 28)], 3)
+    assert [job.seed for job in ensemble.members] == [0, 1, 2] and ensemble.name == "breastmnist_28/ensemble-recipe-3-seeds"
+    assert ensembles([("breastmnist", 28)], 1) == []
+    job = ensemble.members[0]
+    runner.record_path(job).parent.mkdir(parents=True)
+    runner.record_path(job).write_text("{}")  # a record made on another machine: no run here
+    assert not runner.pending(job) and runner.pending(job, need_weights=True)
+    assert runner.score(ensemble) is False and not runner.finished(ensemble)  # nothing to score yet
 
 
 def test_a_target_missed_by_rounding_says_by_how_much():
