@@ -252,30 +252,37 @@ class Runner:
             log.warning("%s not scored: %s not trained here", ensemble.name, ", ".join(missing))
             return False
         start = time.perf_counter()
-        log_path = self.record_path(ensemble).with_suffix(".log")
+        log_path = self.runs_root / f"{ensemble.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         runs = [str(self.run_dir(job)) for job in ensemble.members]
         scores = {}
         for split in ("val", "test"):
-            scores[split] = self._engine([sys.executable, "-m", "engine.cli", "eval", "--run", *runs, "--split", split,
-                                          "--data-root", str(self.data_root), "--device", self.device],
-                                         log_path, f"{ensemble.name} on {split}")
+            command = [sys.executable, "-m", "engine.cli", "eval", "--run", *runs, "--split", split,
+                       "--data-root", str(self.data_root), "--device", self.device]
+            scores[split] = self._engine(command, log_path, f"{ensemble.name} on {split}")
             if scores[split] is None:
                 return False
-        log_path.unlink(missing_ok=True)
         members = [json.loads(self.record_path(job).read_text()) for job in ensemble.members]
-        first = ensemble.members[0]
-        record = {"job": {"kind": "ensemble", "flag": first.flag, "size": first.size,
-                          "seeds": [job.seed for job in ensemble.members], "options": first.options},
-                  "members": [job.name for job in ensemble.members],
-                  **{f"{split}_{key}": scores[split].get(key) for split in scores for key in ("acc", "auc", "loss", "ece")},
-                  "member_test": [{key: member.get(key) for key in ("acc", "auc")} for member in scores["test"]["members"]],
-                  "energy_uj": sum(member["energy"]["energy_uj"] for member in members),
-                  "settings": members[0]["settings"],
-                  "device": device_description(self.device, self.threads),
+        record = {**ensemble_record(ensemble, scores, members), "device": device_description(self.device, self.threads),
                   "wall_seconds": time.perf_counter() - start}
+        self.record_path(ensemble).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.record_path(ensemble), json.dumps(record, indent=1) + "\n")
         return True
+
+
+def ensemble_record(ensemble: Ensemble, scores: dict[str, dict], members: list[dict]) -> dict:
+    """What the page needs of an ensemble: its figures on val and test (`scores`, the answers of
+    `spikeview-engine eval`), each member's test figures, and the energy (the members' sum, from their
+    `members` records)."""
+    first = ensemble.members[0]
+    figures = {f"{split}_{key}": answer.get(key) for split, answer in scores.items()
+               for key in ("acc", "auc", "loss", "ece")}
+    return {"job": {"kind": "ensemble", "flag": first.flag, "size": first.size,
+                    "seeds": [job.seed for job in ensemble.members], "options": first.options},
+            "members": [job.name for job in ensemble.members], **figures,
+            "member_test": [{key: member.get(key) for key in ("acc", "auc")} for member in scores["test"]["members"]],
+            "energy_uj": sum(member["energy"]["energy_uj"] for member in members),
+            "settings": members[0]["settings"]}
 
 
 def run_contents(folder: Path) -> dict:

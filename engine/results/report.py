@@ -162,7 +162,7 @@ ENSEMBLE_TEXT = ("The runs of each set's seeds taken together: the mean of their
 
 def ensemble_table(results: list[dict]) -> list[str]:
     lines = ["| dataset | runs (seeds) | test ACC | test AUC | the runs alone: test ACC / AUC (mean) | test ECE "
-             "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---" * 10 + "|"]
     for (flag, size), group in _group(results, "ensemble").items():
         for r in sorted(group, key=lambda r: len(r["members"])):
             wanted, status = target_status(flag, [r]) if size == 28 else ("–", "–")

@@ -174,7 +174,8 @@ def test_a_record_without_its_weights_is_trained_again_for_an_ensemble(tmp_path)
 
     runner = Runner(tmp_path / "runs", tmp_path / "records", tmp_path / "no-data")
     ensemble, = ensembles([("breastmnist", 28)], 3)
-    assert [job.seed for job in ensemble.members] == [0, 1, 2] and ensemble.name == "breastmnist_28/ensemble-recipe-3-seeds"
+    assert [job.seed for job in ensemble.members] == [0, 1, 2]
+    assert ensemble.name == "breastmnist_28/ensemble-recipe-3-seeds"
     assert ensembles([("breastmnist", 28)], 1) == []
     job = ensemble.members[0]
     runner.record_path(job).parent.mkdir(parents=True)
