@@ -247,7 +247,7 @@ class Runner:
         """Score an ensemble whose members are trained here, on val and test, and leave its record."""
         if self.finished(ensemble):
             return True
-        missing = [job.name for job in ensemble.members if not (self.finished(job) and self.has_weights(job))]
+        missing = [job.name for job in ensemble.members if self.pending(job, need_weights=True)]
         if missing:
             log.warning("%s not scored: %s not trained here", ensemble.name, ", ".join(missing))
             return False
