@@ -48,6 +48,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "equalize": ("histogram equalisation", {"enhance": "equalize"}),
     "clahe": ("CLAHE", {"enhance": "clahe"}),
     "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),
+    "sdt-small": ("sdt_small (twice the width, two attention blocks of four heads) instead of sdt_tiny",
+                  {"model": "sdt_small"}),
     "bf16": ("bfloat16 forward pass (autocast) instead of float32", {"precision": "bf16"}),
     "augmented-bn": ("batch-norm statistics of the augmented training batches (not recomputed on clean images)",
                      {"recalibrate_bn": False}),
