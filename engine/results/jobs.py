@@ -60,6 +60,10 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
+# What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself). 3D:
+# sdt_tiny, the 3D recipe's model before sdt_small, at a ninth of sdt_small's training time; so the
+# one-change rows measured on it stay comparable, and the sdt-small row is the recipe.
+ABLATION_BASE: dict[int, dict] = {2: {}, 3: {"model": "sdt_tiny"}}
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,13 @@ class Job:
         """The full training settings: the recipe, then the job's own options and its seed."""
         return {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
 
-    def changes_recipe(self) -> bool:
-        recipe = recommended(self.flag, self.size).settings
-        return overlay(recipe, ABLATIONS[self.variant][1]) != recipe
+    def base(self) -> dict:
+        """The settings the ablations of this set start from: the recipe with its family's `ABLATION_BASE`."""
+        return overlay(recommended(self.flag, self.size).settings, ablation_base(self.flag))
+
+    def changes_base(self) -> bool:
+        base = self.base()
+        return overlay(base, ABLATIONS[self.variant][1]) != base
 
     def applies(self) -> bool:
         dims = ONLY_FOR_DIMS.get(self.variant)
@@ -132,15 +140,27 @@ def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: di
                   variants: tuple[str, ...] = tuple(ABLATIONS), table_extra: dict | None = None,
                   seeds: int = 1) -> list[Job]:
     """The `variants` on the 28-pixel file of each ablation set that is present, seeds 0 .. `seeds` - 1,
-    less those that change nothing in the recipe (T = 2 where the recipe has T = 2). When the
-    ablations' `extra` options are the table's (`table_extra`), the recipe's rows are the table's runs
-    of those seeds."""
+    each laid over its family's base (`ABLATION_BASE`), less those that change nothing in the base (T = 2
+    where the base has T = 2). When the base is the recipe and the ablations' `extra` options are the
+    table's (`table_extra`), the base's rows are the table's runs of those seeds."""
     present = {flag for flag, size in files if size == 28}
     extra, table_extra = extra or {}, table_extra or {}
-    jobs = [Job("table", flag, 28, seed, options=dict(extra)) if variant == "recipe" and extra == table_extra
-            else Job("ablation", flag, 28, seed, variant, {**ABLATIONS[variant][1], **extra})
+    jobs = [_ablation_job(flag, variant, seed, extra, table_extra)
             for flag in sets if flag in present for variant in variants for seed in range(seeds)]
-    return [job for job in jobs if job.variant == "recipe" or (job.changes_recipe() and job.applies())]
+    return [job for job in jobs if job.variant == "recipe" or (job.changes_base() and job.applies())]
+
+
+def ablation_base(flag: str) -> dict:
+    return ABLATION_BASE[get_spec(flag, 28).spatial_dims]
+
+
+def _ablation_job(flag: str, variant: str, seed: int, extra: dict, table_extra: dict) -> Job:
+    """One ablation run; the base's row is the table's run where the base is the recipe, epochs and all."""
+    table = Job("table", flag, 28, seed, options=dict(extra))
+    base = ablation_base(flag)
+    if variant == "recipe" and extra == table_extra and overlay(table.settings(), base) == table.settings():
+        return table
+    return Job("ablation", flag, 28, seed, variant, {**base, **ABLATIONS[variant][1], **extra})
 
 
 def files_found(data_root: Path, only: list[str] | None = None, sizes: list[int] | None = None

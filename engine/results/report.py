@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.data.catalog import get_spec
 from engine.results.baselines import Baseline, best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS
+from engine.results.jobs import ABLATION_BASE, ABLATIONS, ablation_base
 from engine.snndeep.plot import line_chart
 
 # The targets of issue 13 (test split), beside which the table says "met" or "not met".
@@ -80,12 +80,19 @@ def _recipe_text(run: dict) -> str:
             f"{job['loss'].upper()}")
 
 
+def _recipe_row_name(run: dict) -> str:
+    """"the recipe", or "the ablations' base" where that is a run of its own, not the table's."""
+    own_run = run["job"]["kind"] == "ablation" and ablation_base(run["job"]["flag"])
+    return "the ablations' base" if own_run else "the recipe"
+
+
 def _recipe_variant_text(run: dict) -> str:
-    """The ablation table's first row: what the recipe is, in the terms the other rows change."""
+    """The ablation table's first row: what the recipe (or the family's ablation base) is, in the terms
+    the other rows change."""
     job = run["settings"]
     shortcut = job.get("model_overrides", {}).get("shortcut", "membrane")
     statistics = "clean" if job.get("recalibrate_bn", False) else "augmented"  # older records: augmented
-    return (f"the recipe ({_model_text(job)}, {job['loss'].upper()}, T={job['timesteps']}, "
+    return (f"{_recipe_row_name(run)} ({_model_text(job)}, {job['loss'].upper()}, T={job['timesteps']}, "
             f"{'' if job['augment'] else 'no '}augmentation, "
             f"enhancement {job['enhance']}, {shortcut} shortcut, batch-norm statistics of {statistics} images)")
 
@@ -204,10 +211,18 @@ def ablation_tables(results: list[dict]) -> list[str]:
                          f"| {_fmt(_mean([e.get('firing_rate') for e in energy]))} "
                          f"| {_mean([e['energy_uj'] for e in energy]):.2f} µJ "
                          f"| {_mean([r['train_seconds'] for r in group]):.0f} s |")
-        notes = {(variant, r["note"]) for variant, group in by_variant.items() for r in group if r.get("note")}
-        lines += [""] + [f"- *{ABLATIONS[variant][0]}*: {note}." for variant, note in sorted(notes)]
+        notes = {(_recipe_row_name(r) if variant == "recipe" else ABLATIONS[variant][0], r["note"])
+                 for variant, group in by_variant.items() for r in group if r.get("note")}
+        lines += [""] + [f"- *{name}*: {note}." for name, note in sorted(notes)]
         lines.append("")
     return lines
+
+
+def _base_text() -> list[str]:
+    """What the ablations of a family start from where that is not the recipe."""
+    return [f"On {dims}D sets every row starts from the recipe with "
+            f"{', '.join(f'{key} {value}' for key, value in base.items())} (the row *the ablations' base*); "
+            "the row that changes that back is the recipe." for dims, base in ABLATION_BASE.items() if base]
 
 
 def curves_plots(results: list[dict], folder: Path) -> dict[tuple[str, int], Path]:
@@ -298,7 +313,7 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
                   "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
                   "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
                   "the first stage's resolution, the model's size. Firing rate: spikes per neuron per "
-                  "timestep over every spiking neuron; energy per inference as above.", ""] + ablations
+                  "timestep over every spiking neuron; energy per inference as above.", *_base_text(), ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out
 

@@ -53,7 +53,7 @@ def test_jobs_are_the_recipe_with_one_change():
     assert strided == {"stem_stride": None, "attention_stride": 1}
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
-    assert all(j.changes_recipe() for j in ablations if j.variant != "recipe")
+    assert all(j.changes_base() for j in ablations if j.variant != "recipe")
     # seed 0 everywhere, the ablations, then more seeds, the smallest training split first
     jobs = {j.name: j for j in table + ablations + table_jobs([("organamnist", 28)], seeds=2)}.values()
     ordered = sorted(jobs, key=lambda job: job.priority)
@@ -63,12 +63,36 @@ def test_jobs_are_the_recipe_with_one_change():
     t8 = next(j for j in ablations if j.variant == "t8")
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
-    # the recipe's row is the table's seed-0 run, unless the ablations train for other epochs
-    recipe_rows = [j for j in ablations if j.variant == "recipe"]
-    assert {j.name for j in recipe_rows} <= {j.name for j in table}
+    # the recipe's row is the table's seed-0 run, unless the ablations train for other epochs; 3D: the base
+    # (sdt_tiny) is a run of its own, and the row that changes it back to sdt_small is the recipe's settings
+    rows = {(j.flag, j.variant): j for j in ablations}
+    assert rows["breastmnist", "recipe"] == Job("table", "breastmnist", 28)
+    assert rows["adrenalmnist3d", "recipe"].kind == "ablation"
+    assert rows["adrenalmnist3d", "recipe"].settings()["model"] == "sdt_tiny" != Job("table", "adrenalmnist3d", 28).settings()["model"]
+    assert rows["adrenalmnist3d", "sdt-small"].settings() == Job("table", "adrenalmnist3d", 28).settings()
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
     assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
                                                                              ("ablation", "ce", 3)]
+
+
+def test_ablations_start_from_their_familys_base(monkeypatch):
+    from engine.results.jobs import ABLATION_BASE
+    from engine.results.report import _base_text, _recipe_variant_text
+
+    monkeypatch.setitem(ABLATION_BASE, 2, {})
+    monkeypatch.setitem(ABLATION_BASE, 3, {"timesteps": 4})
+    files = [("breastmnist", 28), ("adrenalmnist3d", 28)]
+    jobs = {(j.flag, j.variant): j for j in ablation_jobs(files, ("breastmnist", "adrenalmnist3d"))}
+    # 2D: the base is the recipe, so its row is the table's run; 3D: a run of its own, which every row changes
+    assert jobs["breastmnist", "recipe"].kind == "table"
+    base = jobs["adrenalmnist3d", "recipe"]
+    assert (base.kind, base.name, base.settings()["timesteps"]) == ("ablation", "adrenalmnist3d_28/ablation-recipe-seed0", 4)
+    assert jobs["adrenalmnist3d", "ce"].settings() == {**base.settings(), "loss": "ce"}
+    assert ("adrenalmnist3d", "t4") not in jobs and ("breastmnist", "t4") in jobs
+    record = {"job": {"kind": "ablation", "flag": "adrenalmnist3d"}, "settings": base.settings()}
+    assert _recipe_variant_text(record).startswith(f"the ablations' base ({base.settings()['model']}, TET, T=4,")
+    assert _base_text() == ["On 3D sets every row starts from the recipe with timesteps 4 (the row *the "
+                            "ablations' base*); the row that changes that back is the recipe."]
 
 
 def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
