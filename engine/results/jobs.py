@@ -61,7 +61,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
 # What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself). 3D:
-# sdt_tiny, the 3D recipe's model before sdt_small, at a ninth of sdt_small's training time; so the
+# sdt_tiny, the 3D recipe's model before sdt_small, at a third to a sixth of its training time; so the
 # one-change rows measured on it stay comparable, and the sdt-small row is the recipe.
 ABLATION_BASE: dict[int, dict] = {2: {}, 3: {"model": "sdt_tiny"}}
 
