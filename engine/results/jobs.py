@@ -57,6 +57,10 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
                      {"model_overrides": {"stem_stride": None, "attention_stride": 1}}),
     "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
                          {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
+    "ema": ("a moving average of the weights over 3 epochs, evaluated in their place", {"ema_epochs": 3.0}),
+    "mixup": ("mixup, Beta(0.2, 0.2)", {"mixup": 0.2}),
+    "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
+    "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
