@@ -257,6 +257,7 @@ def data_parallel(config: TrainConfig, device: torch.device, worker: Callable[..
         group = _join_environment_group(device)
         try:
             yield group
+            _leave_together()
         finally:
             dist.destroy_process_group()
         return
@@ -266,6 +267,12 @@ def data_parallel(config: TrainConfig, device: torch.device, worker: Callable[..
         return
     with _local_group(processes, device, worker, worker_args) as group:
         yield group
+
+
+def _leave_together() -> None:
+    """Wait for every rank before the group is torn down: a rank that tears it down while a peer
+    still talks to it can make gloo abort the peer ("terminate called without an active exception")."""
+    dist.barrier()
 
 
 def _local_store(world_size: int) -> dist.TCPStore:
@@ -341,6 +348,7 @@ def _local_group(processes: int, device: torch.device, worker: Callable[..., Non
         torch.set_num_threads(threads)
         log.info("training on %d local processes (%s, %d thread(s) each)", processes, group.backend, threads)
         yield group
+        _leave_together()
         failed = False
     except UserError:  # every rank meets the same mistake; rank 0 says it
         raise

@@ -18,7 +18,7 @@ import triton
 import triton.language as tl
 
 BLOCK = 1024
-HALF_PI = 1.5707963267948966
+HALF_PI = tl.constexpr(1.5707963267948966)  # a global read inside a kernel must be constexpr
 
 
 @triton.jit

@@ -127,7 +127,11 @@ def _cuda_twins(name: str = "sdt_tiny", dims: int = 2) -> tuple[torch.nn.Module,
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dims", [2, 3])
-def test_model_with_triton_lif_matches_stock_spikingjelly_on_cuda(dims):
+def test_model_with_triton_lif_matches_stock_spikingjelly_on_cuda(dims, monkeypatch):
+    # cuDNN's TF32 convolutions round differently between the twins' backward passes (measured on an
+    # H200: up to 3e-4 on the first conv); in fp32 the gradients agree exactly
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     ours, stock, x = _cuda_twins(dims=dims)
     out, stock_out = ours(x), stock(x)
     torch.testing.assert_close(out, stock_out, atol=1e-4, rtol=1e-4)
