@@ -68,6 +68,10 @@ def _command(args: argparse.Namespace, part: str) -> str:
         words.append(f"--ablation-seeds {args.ablation_seeds}")
     if part == "ablations" and args.ablation_epochs:
         words.append(f"--ablation-epochs {args.ablation_epochs}")
+    if args.device != "cpu":
+        words.append(f"--device {args.device}")
+    if args.records and not args.quick:  # a page of its own (another device's runs, say)
+        words.append(f"--records {_shown_path(args.records)} --out {_shown_path(args.out or REPO / 'docs/results.md')}")
     if args.quick:
         words.append("--quick")
     return " ".join(words)

@@ -215,3 +215,14 @@ def test_a_target_missed_by_rounding_says_by_how_much():
     assert target_status("pneumoniamnist", runs) == ("ACC ≥ 0.88 / AUC ≥ 0.95", "not met (ACC 0.8798)")
     assert target_status("pneumoniamnist", [{"test_acc": 0.9, "test_auc": 0.95}])[1] == "**met**"
     assert target_status("dermamnist", runs) == ("–", "–")
+
+
+def test_the_command_shown_trains_on_the_same_device_into_the_same_records():
+    from engine.results.command import _command, build_parser
+
+    args = build_parser().parse_args(["--data-root", "data", "--only", "pneumoniamnist", "--device", "cuda",
+                                      "--records", "docs/results/runs-h200", "--out", "docs/results-h200.md"])
+    shown = _command(args, "table")
+    assert "--device cuda" in shown and "--records docs/results/runs-h200 --out docs/results-h200.md" in shown
+    plain = _command(build_parser().parse_args(["--data-root", "data"]), "table")
+    assert "--device" not in plain and "--records" not in plain  # the default page, on the CPU
