@@ -71,7 +71,9 @@ def _command(args: argparse.Namespace, part: str) -> str:
     if args.device != "cpu":
         words.append(f"--device {args.device}")
     if args.records and not args.quick:  # a page of its own (another device's runs, say)
-        words.append(f"--records {_shown_path(args.records)} --out {_shown_path(args.out or REPO / 'docs/results.md')}")
+        words.append(f"--records {_shown_path(args.records)}")
+    if args.out and not args.quick:
+        words.append(f"--out {_shown_path(args.out)}")
     if args.quick:
         words.append("--quick")
     return " ".join(words)
