@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 JOB_FILE, LOG_FILE = "job.json", "train.log"
 QUICK = {"epochs": 1, "train_limit": 64}  # --quick: every job, in a few seconds
 ABLATION_SETS = ("breastmnist", "pneumoniamnist", "adrenalmnist3d")
+EPOCHS_FACTOR = "epochs_factor"  # a job option, not a training setting: the epochs it would train, times this
 
 # variant → (what it is, the options it changes in the recipe); the first is the recipe itself
 ABLATIONS: dict[str, tuple[str, dict]] = {
@@ -61,6 +62,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "mixup": ("mixup, Beta(0.2, 0.2)", {"mixup": 0.2}),
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
+    "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
@@ -91,7 +93,9 @@ class Job:
 
     def settings(self) -> dict:
         """The full training settings: the recipe, then the job's own options and its seed."""
-        return {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
+        settings = {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
+        factor = settings.pop(EPOCHS_FACTOR, 1)
+        return {**settings, "epochs": round(settings["epochs"] * factor)}
 
     def base(self) -> dict:
         """The settings the ablations of this set start from: the recipe with its family's `ABLATION_BASE`."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.data.catalog import get_spec
 from engine.results.baselines import Baseline, best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATION_BASE, ABLATIONS, ablation_base
+from engine.results.jobs import ABLATION_BASE, ABLATIONS, EPOCHS_FACTOR, ablation_base
 from engine.snndeep.plot import line_chart
 
 # The targets of issue 13 (test split), beside which the table says "met" or "not met".
@@ -190,7 +190,7 @@ def ablation_tables(results: list[dict]) -> list[str]:
         by_variant: dict[str, list[dict]] = defaultdict(list)
         for r in runs:
             by_variant[r["job"]["variant"]].append(r)
-        epochs = sorted({r["epochs"] for r in runs})
+        epochs = sorted({r["epochs"] for r in runs if EPOCHS_FACTOR not in r["job"].get("options", {})})
         seeds = {r["job"]["seed"] for r in runs}
         if "recipe" not in by_variant and len(epochs) == 1:
             by_variant["recipe"] = [r for r in results if r["job"]["kind"] == "table" and r["job"]["flag"] == flag
@@ -204,6 +204,8 @@ def ablation_tables(results: list[dict]) -> list[str]:
             if not group:
                 continue
             text = _recipe_variant_text(group[0]) if variant == "recipe" else text
+            if group[0]["epochs"] not in epochs:
+                text = f"{text} ({group[0]['epochs']} epochs)"
             energy = [r["energy"] for r in group]
             lines.append(f"| {text} | {len(group)} | {mean_sd([r['test_acc'] for r in group])} "
                          f"| {mean_sd([r.get('test_auc') for r in group])} | {mean_sd([r['val_acc'] for r in group])} "
@@ -313,7 +315,7 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
                   "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
                   "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
                   "the first stage's resolution, the model's size, the loss's extras (weight average, mixup, label "
-                  "smoothing, class weights). Firing rate: spikes per neuron per "
+                  "smoothing, class weights), the training's length. Firing rate: spikes per neuron per "
                   "timestep over every spiking neuron; energy per inference as above.", *_base_text(), ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out

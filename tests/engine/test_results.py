@@ -70,6 +70,9 @@ def test_jobs_are_the_recipe_with_one_change():
     assert rows["adrenalmnist3d", "recipe"].kind == "ablation"
     assert rows["adrenalmnist3d", "recipe"].settings()["model"] == "sdt_tiny" != Job("table", "adrenalmnist3d", 28).settings()["model"]
     assert rows["adrenalmnist3d", "sdt-small"].settings() == Job("table", "adrenalmnist3d", 28).settings()
+    longer = next(j for j in ablations if j.variant == "epochs-x2")
+    assert longer.settings()["epochs"] == 2 * Job("table", longer.flag, 28).settings()["epochs"]
+    assert "epochs_factor" not in longer.settings()  # a job option, not a training setting
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
     assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
                                                                              ("ablation", "ce", 3)]
@@ -99,22 +102,27 @@ def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
     from engine.results.report import ablation_tables
 
     files = [("breastmnist", 28)]
-    jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce"), seeds=2)
-    assert sorted((j.kind, j.variant, j.seed) for j in jobs) == [("ablation", "ce", 0), ("ablation", "ce", 1),
-                                                                ("table", "recipe", 0), ("table", "recipe", 1)]
+    jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce", "epochs-x2"), seeds=2)
+    assert sorted((j.kind, j.variant, j.seed) for j in jobs) == [
+        ("ablation", "ce", 0), ("ablation", "ce", 1), ("ablation", "epochs-x2", 0), ("ablation", "epochs-x2", 1),
+        ("table", "recipe", 0), ("table", "recipe", 1)]
     epochs = Job("table", "breastmnist", 28).settings()["epochs"]
 
     def record(job: Job, acc: float) -> dict:
         energy = {"firing_rate": 0.1, "energy_uj": 1.0}
-        return {"job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed, "variant": job.variant},
-                "epochs": epochs, "settings": job.settings(), "test_acc": acc, "test_auc": 0.9, "val_acc": acc,
-                "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
+        return {"job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed, "variant": job.variant,
+                        "options": job.options},
+                "epochs": job.settings()["epochs"], "settings": job.settings(), "test_acc": acc, "test_auc": 0.9,
+                "val_acc": acc, "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
 
     results = [record(job, 0.8 + 0.1 * job.seed) for job in jobs]
     results.append(record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
     text = "\n".join(ablation_tables(results))
     assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 | 0.900 ± 0.000 |" in text
     assert "clean images) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
+    # a longer schedule is a row of its own, named with its epochs; the set's heading keeps the recipe's
+    assert f"### breastmnist ({epochs} epochs)" in text
+    assert f"| twice the epochs, the same schedule stretched ({2 * epochs} epochs) | 2 |" in text
 
 
 def test_files_can_be_narrowed_by_flag_and_size(medmnist_root):
