@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.results.jobs import (ABLATION_SETS, ABLATIONS, QUICK, Runner, ablation_jobs, ensembles, files_found,
-                                 read_results, table_jobs)
+                                 read_results, table_jobs, variant_ensembles)
 from engine.results.report import Page, update_readme, write_page
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS),
                         help="the ablation variants to train (default all)")
     parser.add_argument("--ablation-seeds", type=int, default=1, help="runs per ablation variant (mean ± sd)")
+    parser.add_argument("--ensemble-variants", nargs="+", default=[], choices=[v for v in ABLATIONS if v != "recipe"],
+                        metavar="VARIANT", help="with --parts ensembles: an ensemble of these ablation variants' "
+                                                "--ablation-seeds runs too, on the ablation sets (runs whose weights "
+                                                "are not here are trained again)")
     parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
                                                              "(default: each set's recipe)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
@@ -60,13 +64,16 @@ def _command(args: argparse.Namespace, part: str) -> str:
         words.append("--sizes " + " ".join(map(str, args.sizes)))
     if part in ("table", "ensembles"):
         words.append(f"--seeds {args.seeds}")
-    if part == "ablations" and list(args.ablation_sets) != list(ABLATION_SETS):
+    of_variants = part == "ablations" or (part == "ensembles" and args.ensemble_variants)
+    if of_variants and list(args.ablation_sets) != list(ABLATION_SETS):
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
     if part == "ablations" and list(args.variants) != list(ABLATIONS):
         words.append("--variants " + " ".join(args.variants))
-    if part == "ablations" and args.ablation_seeds != 1:
+    if part == "ensembles" and args.ensemble_variants:
+        words.append("--ensemble-variants " + " ".join(args.ensemble_variants))
+    if of_variants and args.ablation_seeds != 1:
         words.append(f"--ablation-seeds {args.ablation_seeds}")
-    if part == "ablations" and args.ablation_epochs:
+    if of_variants and args.ablation_epochs:
         words.append(f"--ablation-epochs {args.ablation_epochs}")
     if args.device != "cpu":
         words.append(f"--device {args.device}")
@@ -94,13 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     if "table" in args.parts:
         jobs += table_jobs(files, 1 if args.quick else args.seeds, extra)
+    ablation_extra = {**({"epochs": args.ablation_epochs} if args.ablation_epochs else {}), **extra}
     if "ablations" in args.parts:
-        shorter = {"epochs": args.ablation_epochs} if args.ablation_epochs else {}
-        jobs += ablation_jobs(files, tuple(args.ablation_sets), {**shorter, **extra}, tuple(args.variants), extra,
+        jobs += ablation_jobs(files, tuple(args.ablation_sets), ablation_extra, tuple(args.variants), extra,
                               1 if args.quick else args.ablation_seeds)
     jobs = list({job.name: job for job in jobs}.values())  # the recipe's ablation rows: the table's runs
     jobs.sort(key=lambda job: job.priority)  # a partial run still gives every set a row and the ablations
-    sets = ensembles(files, 2 if args.quick else args.seeds, extra) if "ensembles" in args.parts else []
+    sets = []
+    if "ensembles" in args.parts:
+        sets = ensembles(files, 2 if args.quick else args.seeds, extra)
+        variant_jobs = ablation_jobs(files, tuple(args.ablation_sets), ablation_extra, tuple(args.ensemble_variants),
+                                     extra, 2 if args.quick else args.ablation_seeds)
+        sets += variant_ensembles(variant_jobs)
     failed = []
     if not args.report_only:
         runner = Runner(runs, records, data_root, args.device, args.jobs, args.threads, args.nice)

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,8 +126,9 @@ def table_jobs(files: list[tuple[str, int]], seeds: int, extra: dict | None = No
 
 @dataclass(frozen=True)
 class Ensemble:
-    """The table's runs of one set (seeds 0 .. n - 1) taken together: the mean of their calibrated
-    probabilities (engine/learning/ensemble.py), scored by `spikeview-engine eval --run ...`."""
+    """The runs of one set and variant (seeds 0 .. n - 1: the table's, or an ablation variant's) taken
+    together: the mean of their calibrated probabilities (engine/learning/ensemble.py), scored by
+    `spikeview-engine eval --run ...`."""
 
     members: tuple[Job, ...]
 
@@ -142,6 +144,16 @@ def ensembles(files: list[tuple[str, int]], seeds: int, extra: dict | None = Non
         return []
     return [Ensemble(tuple(Job("table", flag, size, seed, options=dict(extra or {})) for seed in range(seeds)))
             for flag, size in files]
+
+
+def variant_ensembles(jobs: list[Job]) -> list[Ensemble]:
+    """One ensemble of each ablation variant's seeds among `jobs` (none under two seeds; the recipe's
+    rows are the table's runs, whose ensemble `ensembles` makes)."""
+    groups: dict[tuple, list[Job]] = defaultdict(list)
+    for job in jobs:
+        if job.kind == "ablation":
+            groups[(job.flag, job.size, job.variant, job.epochs_tag)].append(job)
+    return [Ensemble(tuple(sorted(group, key=lambda job: job.seed))) for group in groups.values() if len(group) > 1]
 
 
 def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: dict | None = None,
@@ -307,7 +319,7 @@ def ensemble_record(ensemble: Ensemble, scores: dict[str, dict], members: list[d
     first = ensemble.members[0]
     figures = {f"{split}_{key}": answer.get(key) for split, answer in scores.items()
                for key in ("acc", "auc", "loss", "ece")}
-    return {"job": {"kind": "ensemble", "flag": first.flag, "size": first.size,
+    return {"job": {"kind": "ensemble", "flag": first.flag, "size": first.size, "variant": first.variant,
                     "seeds": [job.seed for job in ensemble.members], "options": first.options},
             "members": [job.name for job in ensemble.members], **figures,
             "member_test": [{key: member.get(key) for key in ("acc", "auc")} for member in scores["test"]["members"]],

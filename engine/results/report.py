@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.data.catalog import get_spec
 from engine.results.baselines import Baseline, best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATION_BASE, ABLATIONS, EPOCHS_FACTOR, ablation_base
+from engine.results.jobs import ABLATION_BASE, ABLATIONS, EPOCHS_FACTOR, Job, ablation_base
 from engine.snndeep.plot import line_chart
 
 # The targets of issue 13 (test split), beside which the table says "met" or "not met".
@@ -171,7 +171,7 @@ def ensemble_table(results: list[dict]) -> list[str]:
     lines = ["| dataset | runs (seeds) | test ACC | test AUC | the runs alone: test ACC / AUC (mean) | test ECE "
              "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---" * 10 + "|"]
     for (flag, size), group in _group(results, "ensemble").items():
-        for r in sorted(group, key=lambda r: len(r["members"])):
+        for r in sorted((r for r in group if _variant(r) == "recipe"), key=lambda r: len(r["members"])):
             wanted, status = target_status(flag, [r]) if size == 28 else ("–", "–")
             alone = (f"{_mean([m['acc'] for m in r['member_test']]):.3f} "
                      f"/ {_fmt(_mean([m.get('auc') for m in r['member_test']]))}")
@@ -182,10 +182,22 @@ def ensemble_table(results: list[dict]) -> list[str]:
     return lines
 
 
+def _variant(result: dict) -> str:
+    return result["job"].get("variant", "recipe")  # the table's runs and ensembles are the recipe's
+
+
+def _ensemble_of(group: list[dict], ensembles: list[dict]) -> dict | None:
+    """The ensemble of exactly the runs of `group` (one variant's seeds of one set), if it was scored."""
+    names = sorted(Job(**r["job"]).name for r in group)
+    return next((e for e in ensembles if sorted(e["members"]) == names), None)
+
+
 def ablation_tables(results: list[dict]) -> list[str]:
     """A table per ablation set, each variant's figures the mean ± sd over its seeds; the recipe's rows
-    are the table's runs of the same seeds where the epochs agree."""
+    are the table's runs of the same seeds where the epochs agree. Where a variant's seeds were scored
+    together (`--ensemble-variants`), a column gives each variant's ensemble."""
     lines = []
+    ensembles = [r for r in results if r["job"]["kind"] == "ensemble"]
     for (flag, size), runs in _group(results, "ablation").items():
         by_variant: dict[str, list[dict]] = defaultdict(list)
         for r in runs:
@@ -196,13 +208,19 @@ def ablation_tables(results: list[dict]) -> list[str]:
             by_variant["recipe"] = [r for r in results if r["job"]["kind"] == "table" and r["job"]["flag"] == flag
                                     and r["job"]["size"] == size and r["epochs"] == epochs[0]
                                     and r["job"]["seed"] in seeds]
+        together = {variant: _ensemble_of(group, ensembles) for variant, group in by_variant.items()}
+        scored = any(ensemble and variant != "recipe" for variant, ensemble in together.items())
         lines += [f"### {_title(flag, size)} ({', '.join(map(str, epochs))} epochs)", "",
                   "| variant | seeds | test ACC | test AUC | val ACC | val AUC | firing rate | energy / inference "
-                  "| training time |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| training time |" + (" the seeds together: test ACC / AUC |" if scored else ""),
+                  "|---" * (10 if scored else 9) + "|"]
         for variant, (text, _) in ABLATIONS.items():
             group = sorted(by_variant.get(variant, []), key=lambda r: r["job"]["seed"])
             if not group:
                 continue
+            ensemble = together[variant]
+            ensemble_cell = (f" {ensemble['test_acc']:.3f} / {_fmt(ensemble.get('test_auc'))} |" if ensemble else " – |"
+                             ) if scored else ""
             text = _recipe_variant_text(group[0]) if variant == "recipe" else text
             if group[0]["epochs"] not in epochs:
                 text = f"{text} ({group[0]['epochs']} epochs)"
@@ -212,12 +230,19 @@ def ablation_tables(results: list[dict]) -> list[str]:
                          f"| {mean_sd([r.get('val_auc') for r in group])} "
                          f"| {_fmt(_mean([e.get('firing_rate') for e in energy]))} "
                          f"| {_mean([e['energy_uj'] for e in energy]):.2f} µJ "
-                         f"| {_mean([r['train_seconds'] for r in group]):.0f} s |")
+                         f"| {_mean([r['train_seconds'] for r in group]):.0f} s |{ensemble_cell}")
         notes = {(_recipe_row_name(r) if variant == "recipe" else ABLATIONS[variant][0], r["note"])
                  for variant, group in by_variant.items() for r in group if r.get("note")}
         lines += [""] + [f"- *{name}*: {note}." for name, note in sorted(notes)]
         lines.append("")
     return lines
+
+
+def _together_text(results: list[dict]) -> list[str]:
+    if not any(r["job"]["kind"] == "ensemble" and _variant(r) != "recipe" for r in results):
+        return []
+    return ["*The seeds together*: a row's runs as one ensemble, scored as under *Ensembles of the seeds* "
+            "(`--ensemble-variants`, the command above that table); the recipe's is that table's."]
 
 
 def _base_text() -> list[str]:
@@ -316,7 +341,8 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
                   "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
                   "the first stage's resolution, the model's size, the loss's extras (weight average, mixup, label "
                   "smoothing, class weights), the training's length. Firing rate: spikes per neuron per "
-                  "timestep over every spiking neuron; energy per inference as above.", *_base_text(), ""] + ablations
+                  "timestep over every spiking neuron; energy per inference as above.", *_base_text(),
+                  *_together_text(results), ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out
 

@@ -98,6 +98,15 @@ def test_ablations_start_from_their_familys_base(monkeypatch):
                             "ablations' base*); the row that changes that back is the recipe."]
 
 
+def _record(job: Job, acc: float) -> dict:
+    """A run's record, as far as the page reads it."""
+    energy = {"firing_rate": 0.1, "energy_uj": 1.0}
+    return {"job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed, "variant": job.variant,
+                    "options": job.options},
+            "epochs": job.settings()["epochs"], "settings": job.settings(), "test_acc": acc, "test_auc": 0.9,
+            "val_acc": acc, "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
+
+
 def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
     from engine.results.report import ablation_tables
 
@@ -107,22 +116,42 @@ def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
         ("ablation", "ce", 0), ("ablation", "ce", 1), ("ablation", "epochs-x2", 0), ("ablation", "epochs-x2", 1),
         ("table", "recipe", 0), ("table", "recipe", 1)]
     epochs = Job("table", "breastmnist", 28).settings()["epochs"]
-
-    def record(job: Job, acc: float) -> dict:
-        energy = {"firing_rate": 0.1, "energy_uj": 1.0}
-        return {"job": {"kind": job.kind, "flag": job.flag, "size": job.size, "seed": job.seed, "variant": job.variant,
-                        "options": job.options},
-                "epochs": job.settings()["epochs"], "settings": job.settings(), "test_acc": acc, "test_auc": 0.9,
-                "val_acc": acc, "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
-
-    results = [record(job, 0.8 + 0.1 * job.seed) for job in jobs]
-    results.append(record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
+    results = [_record(job, 0.8 + 0.1 * job.seed) for job in jobs]
+    results.append(_record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
     text = "\n".join(ablation_tables(results))
     assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 | 0.900 ± 0.000 |" in text
     assert "clean images) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
     # a longer schedule is a row of its own, named with its epochs; the set's heading keeps the recipe's
     assert f"### breastmnist ({epochs} epochs)" in text
     assert f"| twice the epochs, the same schedule stretched ({2 * epochs} epochs) | 2 |" in text
+
+
+def test_an_ablation_variants_seeds_are_scored_together_when_asked():
+    from engine.results.jobs import ensemble_record, ensembles, variant_ensembles
+    from engine.results.report import ablation_tables, ensemble_table
+
+    files = [("breastmnist", 28)]
+    jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce", "mixup"), seeds=2)
+    together = variant_ensembles(jobs)  # the recipe's rows are the table's runs: their ensemble is the table's
+    assert [e.name for e in together] == ["breastmnist_28/ensemble-ce-2-seeds", "breastmnist_28/ensemble-mixup-2-seeds"]
+    assert variant_ensembles(ablation_jobs(files, ("breastmnist",), variants=("ce",), seeds=1)) == []
+    results = [_record(job, 0.8 + 0.1 * job.seed) for job in jobs]
+
+    def scored(ensemble, acc: float) -> dict:
+        members = [next(r for r in results if Job(**r["job"]) == job) for job in ensemble.members]
+        answer = {"acc": acc, "auc": 0.95, "members": [{"acc": m["test_acc"], "auc": 0.9} for m in members]}
+        return ensemble_record(ensemble, {"val": answer, "test": answer}, members)
+
+    results += [scored(together[0], 0.91), scored(ensembles(files, 2)[0], 0.87)]  # ce's and the table's, not mixup's
+    text = "\n".join(ablation_tables(results))
+    assert "| training time | the seeds together: test ACC / AUC |" in text
+    assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 |" in text and "| 0.910 / 0.950 |" in text
+    assert "clean images) | 2 |" in text and "| 0.870 / 0.950 |" in text  # the recipe's row: the table's ensemble
+    mixup = next(line for line in text.splitlines() if line.startswith(f"| {ABLATIONS['mixup'][0]} | 2 |"))
+    assert mixup.endswith("| – |")  # trained on two seeds, not scored together
+    # the ensembles' own table is the recipe's; without a variant's ensemble the column is not drawn
+    assert [line.split(" | ")[1] for line in ensemble_table(results)[2:]] == ["2 (0, 1)"]
+    assert "the seeds together" not in "\n".join(ablation_tables(results[:-2] + results[-1:]))
 
 
 def test_files_can_be_narrowed_by_flag_and_size(medmnist_root):
@@ -139,13 +168,14 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     runs, page, records = tmp_path / "runs", tmp_path / "results.md", tmp_path / "runs" / "records"
     command = [sys.executable, str(REPO / "scripts" / "results.py"), "--quick", "--data-root", str(medmnist_root),
                "--only", "breastmnist", "adrenalmnist3d", "--ablation-sets", "breastmnist", "--runs", str(runs),
-               "--out", str(page), "--reference", str(reference), "--jobs", "2"]
+               "--out", str(page), "--reference", str(reference), "--jobs", "2", "--ensemble-variants", "ce"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     results = sorted(path for path in records.glob("*/*.json") if not path.stem.startswith("ensemble-"))
     # breast 28, adrenal 28 and 64, two seeds each (the ensembles' runs in quick mode); the ablations on
-    # breast, less the recipe's own T, the 3D-only stem and the recipe row, which is breast's table run
-    assert len(results) == 6 + len(ABLATIONS) - 3
+    # breast, less the recipe's own T, the 3D-only stem and the recipe row, which is breast's table run; a
+    # second seed of the CE variant, for its ensemble
+    assert len(results) == 6 + len(ABLATIONS) - 3 + 1
     for path in results:
         summary = json.loads(path.read_text())
         stretched = "epochs-x2" in path.stem  # its schedule is twice the others', here too
@@ -157,7 +187,9 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
         assert [row["epoch"] for row in summary["history"]] == ([0, 1] if stretched else [0])
         assert summary["calibration"]["temperature"] > 0 and summary["energy"]["firing_rate"] >= 0
     ensembles = sorted(records.glob("*/ensemble-*.json"))
-    assert [path.parent.name for path in ensembles] == ["adrenalmnist3d_28", "adrenalmnist3d_64", "breastmnist_28"]
+    assert [path.relative_to(records).as_posix() for path in ensembles] == [
+        "adrenalmnist3d_28/ensemble-recipe-e1-2-seeds.json", "adrenalmnist3d_64/ensemble-recipe-e1-2-seeds.json",
+        "breastmnist_28/ensemble-ce-e1-2-seeds.json", "breastmnist_28/ensemble-recipe-e1-2-seeds.json"]
     for path in ensembles:
         ensemble = json.loads(path.read_text())
         members = [json.loads((records / f"{name}.json").read_text()) for name in ensemble["members"]]
@@ -168,6 +200,7 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     text = page.read_text()
     assert "Quick mode" in text and "--quick" in text
     assert "### Ensembles of the seeds" in text and "| breastmnist | 2 (0, 1) |" in text
+    assert "| the seeds together: test ACC / AUC |" in text
     assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
@@ -239,3 +272,8 @@ def test_the_command_shown_trains_on_the_same_device_into_the_same_records():
     assert "--device cuda" in shown and "--records docs/results/runs-h200 --out docs/results-h200.md" in shown
     plain = _command(build_parser().parse_args(["--data-root", "data"]), "table")
     assert "--device" not in plain and "--records" not in plain  # the default page, on the CPU
+    variants = build_parser().parse_args(["--data-root", "data", "--ablation-sets", "organamnist", "--ablation-seeds",
+                                          "3", "--ensemble-variants", "sdt-small"])
+    assert _command(variants, "ensembles").endswith("--seeds 3 --ablation-sets organamnist --ensemble-variants "
+                                                    "sdt-small --ablation-seeds 3")
+    assert "--ensemble-variants" not in _command(variants, "ablations")
