@@ -167,8 +167,8 @@ def test_mean_sd():
 def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     runs, page, records = tmp_path / "runs", tmp_path / "results.md", tmp_path / "runs" / "records"
     command = [sys.executable, str(REPO / "scripts" / "results.py"), "--quick", "--data-root", str(medmnist_root),
-               "--only", "breastmnist", "adrenalmnist3d", "--ablation-sets", "breastmnist", "--runs", str(runs),
-               "--out", str(page), "--reference", str(reference), "--jobs", "2", "--ensemble-variants", "ce"]
+               "--only", "breastmnist", "adrenalmnist3d", "--ablation-sets", "breastmnist", "--ensemble-variants", "ce",
+               "--runs", str(runs), "--out", str(page), "--reference", str(reference), "--jobs", "2"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     results = sorted(path for path in records.glob("*/*.json") if not path.stem.startswith("ensemble-"))
