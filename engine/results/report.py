@@ -218,9 +218,7 @@ def ablation_tables(results: list[dict]) -> list[str]:
             group = sorted(by_variant.get(variant, []), key=lambda r: r["job"]["seed"])
             if not group:
                 continue
-            ensemble = together[variant]
-            ensemble_cell = (f" {ensemble['test_acc']:.3f} / {_fmt(ensemble.get('test_auc'))} |" if ensemble else " – |"
-                             ) if scored else ""
+            ensemble_cell = _together_cell(together[variant]) if scored else ""
             text = _recipe_variant_text(group[0]) if variant == "recipe" else text
             if group[0]["epochs"] not in epochs:
                 text = f"{text} ({group[0]['epochs']} epochs)"
@@ -236,6 +234,10 @@ def ablation_tables(results: list[dict]) -> list[str]:
         lines += [""] + [f"- *{name}*: {note}." for name, note in sorted(notes)]
         lines.append("")
     return lines
+
+
+def _together_cell(ensemble: dict | None) -> str:
+    return f" {ensemble['test_acc']:.3f} / {_fmt(ensemble.get('test_auc'))} |" if ensemble else " – |"
 
 
 def _together_text(results: list[dict]) -> list[str]:
