@@ -47,6 +47,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "t4": ("T = 4", {"timesteps": 4}),
     "t8": ("T = 8", {"timesteps": 8}),
     "no-augment": ("no augmentation", {"augment": False}),
+    "augment-x2": ("stronger augmentation: every random range twice the recipe's (rotation, zoom, shift, "
+                   "brightness, contrast)", {"augment_strength": 2.0}),
     "equalize": ("histogram equalisation", {"enhance": "equalize"}),
     "clahe": ("CLAHE", {"enhance": "clahe"}),
     "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),

@@ -63,6 +63,7 @@ def test_jobs_are_the_recipe_with_one_change():
     t8 = next(j for j in ablations if j.variant == "t8")
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
+    assert next(j for j in ablations if j.variant == "augment-x2").settings()["augment_strength"] == 2.0
     # the recipe's row is the table's seed-0 run, unless the ablations train for other epochs; 3D: the base
     # (sdt_tiny) is a run of its own, and the row that changes it back to sdt_small is the recipe's settings
     rows = {(j.flag, j.variant): j for j in ablations}
