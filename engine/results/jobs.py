@@ -47,8 +47,9 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "t4": ("T = 4", {"timesteps": 4}),
     "t8": ("T = 8", {"timesteps": 8}),
     "no-augment": ("no augmentation", {"augment": False}),
-    "augment-x2": ("stronger augmentation: every random range twice the recipe's (rotation, zoom, shift, "
-                   "brightness, contrast)", {"augment_strength": 2.0}),
+    "augment-half": ("weaker augmentation: every random range half the recipe's (rotation, zoom, shift, "
+                     "brightness, contrast)", {"augment_strength": 0.5}),
+    "augment-x2": ("stronger augmentation: every random range twice the recipe's", {"augment_strength": 2.0}),
     "equalize": ("histogram equalisation", {"enhance": "equalize"}),
     "clahe": ("CLAHE", {"enhance": "clahe"}),
     "spike-shortcut": ("spike shortcut (SEW-style) instead of membrane", {"model_overrides": {"shortcut": "spike"}}),
@@ -66,6 +67,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
+    "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the two rows above together)",
+                            {"model": "sdt_small", EPOCHS_FACTOR: 2}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}

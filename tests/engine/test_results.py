@@ -74,6 +74,8 @@ def test_jobs_are_the_recipe_with_one_change():
     longer = next(j for j in ablations if j.variant == "epochs-x2")
     assert longer.settings()["epochs"] == 2 * Job("table", longer.flag, 28).settings()["epochs"]
     assert "epochs_factor" not in longer.settings()  # a job option, not a training setting
+    both = next(j for j in ablations if j.variant == "sdt-small-epochs-x2" and j.flag == longer.flag)
+    assert both.settings() == {**longer.settings(), "model": "sdt_small"}
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
     assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
                                                                              ("ablation", "ce", 3)]
@@ -205,11 +207,12 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     assert "| breastmnist | sdt_tiny" in text and "| adrenalmnist3d (64 px) |" in text
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
-    shown = [text_ for name, (text_, _) in ABLATIONS.items()
-             if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem")]
-    assert "## Ablations" in text and all(f"| {description} |" in text for description in shown
-                                          if description != ABLATIONS["epochs-x2"][0])
-    assert f"| {ABLATIONS['epochs-x2'][0]} (2 epochs) |" in text
+    shown = {name: text_ for name, (text_, _) in ABLATIONS.items()
+             if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem")}
+    stretched = {name for name, (_, options) in ABLATIONS.items() if "epochs_factor" in options}
+    assert "## Ablations" in text and all(f"| {description} |" in text for name, description in shown.items()
+                                          if name not in stretched)
+    assert stretched and all(f"| {ABLATIONS[name][0]} (2 epochs) |" in text for name in stretched)
     assert (f"| the recipe (sdt_tiny (attention stride 2, stem stride 1), TET, T={recipe_timesteps}, augmentation, enhancement none, membrane shortcut, "
             "batch-norm statistics of clean images) |") in text
     for flag in ("breastmnist_28", "adrenalmnist3d_28", "adrenalmnist3d_64"):
