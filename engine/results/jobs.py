@@ -67,7 +67,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
-    "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the two rows above together)",
+    "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
                             {"model": "sdt_small", EPOCHS_FACTOR: 2}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
