@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import ABLATIONS, EPOCHS_FACTOR, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_jobs_are_the_recipe_with_one_change():
     assert rows["adrenalmnist3d", "sdt-small"].settings() == Job("table", "adrenalmnist3d", 28).settings()
     longer = next(j for j in ablations if j.variant == "epochs-x2")
     assert longer.settings()["epochs"] == 2 * Job("table", longer.flag, 28).settings()["epochs"]
-    assert "epochs_factor" not in longer.settings()  # a job option, not a training setting
+    assert EPOCHS_FACTOR not in longer.settings()  # a job option, not a training setting
     both = next(j for j in ablations if j.variant == "sdt-small-epochs-x2" and j.flag == longer.flag)
     assert both.settings() == {**longer.settings(), "model": "sdt_small"}
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
@@ -209,7 +209,7 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
     shown = {name: text_ for name, (text_, _) in ABLATIONS.items()
              if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem")}
-    stretched = {name for name, (_, options) in ABLATIONS.items() if "epochs_factor" in options}
+    stretched = {name for name, (_, options) in ABLATIONS.items() if EPOCHS_FACTOR in options}
     assert "## Ablations" in text and all(f"| {description} |" in text for name, description in shown.items()
                                           if name not in stretched)
     assert stretched and all(f"| {ABLATIONS[name][0]} (2 epochs) |" in text for name in stretched)
