@@ -23,16 +23,19 @@ _PACKAGED = "medmnist.json"
 
 @dataclass(frozen=True)
 class EpochRule:
-    """epochs = at_1000_samples · (n_train / 1000) ** exponent, rounded, within [minimum, maximum]."""
+    """epochs = stretch · (at_1000_samples · (n_train / 1000) ** exponent, rounded, within [minimum, maximum]):
+    a schedule by the size of the training split, stretched a whole number of times (the ablations'
+    "twice the epochs" of the schedule, exactly)."""
 
     at_1000_samples: float
     exponent: float
     minimum: int
     maximum: int
+    stretch: int = 1
 
     def epochs(self, train_samples: int) -> int:
         value = round(self.at_1000_samples * (max(train_samples, 1) / 1000) ** self.exponent)
-        return int(min(max(value, self.minimum), self.maximum))
+        return self.stretch * int(min(max(value, self.minimum), self.maximum))
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def _family(flag: str, size: int, book: dict) -> tuple[dict, EpochRule]:
     family = book["families"][f"{spec.spatial_dims}d"]
     settings = {**family["config"], **family.get("sizes", {}).get(str(size), {})}
     rule = family["epochs"]
-    return settings, EpochRule(rule["at_1000_samples"], rule["exponent"], rule["min"], rule["max"])
+    return settings, EpochRule(rule["at_1000_samples"], rule["exponent"], rule["min"], rule["max"],
+                               rule.get("stretch", 1))
 
 
 def recommended(flag: str, size: int = 28) -> Recipe:

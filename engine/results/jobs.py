@@ -72,10 +72,11 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
 ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
-# What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself). 3D:
-# sdt_tiny, the 3D recipe's model before sdt_small, at a third to a sixth of its training time; so the
-# one-change rows measured on it stay comparable, and the sdt-small row is the recipe.
-ABLATION_BASE: dict[int, dict] = {2: {}, 3: {"model": "sdt_tiny"}}
+# What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself), the
+# family's recipe before its last change, so the one-change rows measured on it stay comparable and the row
+# that makes that change is the recipe. 3D: sdt_tiny, the model before sdt_small (the sdt-small row); 2D:
+# half the epochs, the schedule before it was stretched twice (the epochs-x2 row).
+ABLATION_BASE: dict[int, dict] = {2: {EPOCHS_FACTOR: 0.5}, 3: {"model": "sdt_tiny"}}
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class Job:
         """The full training settings: the recipe, then the job's own options and its seed."""
         settings = {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
         factor = settings.pop(EPOCHS_FACTOR, 1)
-        return {**settings, "epochs": round(settings["epochs"] * factor)}
+        return {**settings, "epochs": max(1, round(settings["epochs"] * factor))}
 
     def base(self) -> dict:
         """The settings the ablations of this set start from: the recipe with its family's `ABLATION_BASE`."""
@@ -152,11 +153,11 @@ def ensembles(files: list[tuple[str, int]], seeds: int, extra: dict | None = Non
 
 
 def variant_ensembles(jobs: list[Job]) -> list[Ensemble]:
-    """One ensemble of each ablation variant's seeds among `jobs` (none under two seeds; the recipe's
-    rows are the table's runs, whose ensemble `ensembles` makes)."""
+    """One ensemble of each ablation variant's seeds among `jobs` (none under two seeds, none of the base:
+    its ensemble would take the name of the table's, which `ensembles` makes)."""
     groups: dict[tuple, list[Job]] = defaultdict(list)
     for job in jobs:
-        if job.kind == "ablation":
+        if job.kind == "ablation" and job.variant != "recipe":
             groups[(job.flag, job.size, job.variant, job.epochs_tag)].append(job)
     return [Ensemble(tuple(sorted(group, key=lambda job: job.seed))) for group in groups.values() if len(group) > 1]
 
@@ -183,9 +184,20 @@ def _ablation_job(flag: str, variant: str, seed: int, extra: dict, table_extra: 
     """One ablation run; the base's row is the table's run where the base is the recipe, epochs and all."""
     table = Job("table", flag, 28, seed, options=dict(extra))
     base = ablation_base(flag)
-    if variant == "recipe" and extra == table_extra and overlay(table.settings(), base) == table.settings():
+    job = Job("ablation", flag, 28, seed, variant, laid_over(base, ABLATIONS[variant][1], extra))
+    if variant == "recipe" and extra == table_extra and job.settings() == table.settings():
         return table
-    return Job("ablation", flag, 28, seed, variant, {**base, **ABLATIONS[variant][1], **extra})
+    return job
+
+
+def laid_over(base: dict, change: dict, extra: dict) -> dict:
+    """An ablation job's options: the variant's change over its base, then `extra`; epoch factors
+    multiply (twice the epochs of a base with half the recipe's are the recipe's), and epochs given in
+    `extra` are the base's."""
+    options = {**base, **change, **extra}
+    factor = (1 if "epochs" in extra else base.get(EPOCHS_FACTOR, 1)) * change.get(EPOCHS_FACTOR, 1)
+    options.pop(EPOCHS_FACTOR, None)
+    return options if factor == 1 else {**options, EPOCHS_FACTOR: factor}
 
 
 def files_found(data_root: Path, only: list[str] | None = None, sizes: list[int] | None = None

@@ -202,7 +202,8 @@ def ablation_tables(results: list[dict]) -> list[str]:
         by_variant: dict[str, list[dict]] = defaultdict(list)
         for r in runs:
             by_variant[r["job"]["variant"]].append(r)
-        epochs = sorted({r["epochs"] for r in runs if EPOCHS_FACTOR not in r["job"].get("options", {})})
+        base_rows = by_variant.get("recipe") or [r for r in runs if EPOCHS_FACTOR not in r["job"].get("options", {})]
+        epochs = sorted({r["epochs"] for r in base_rows})
         seeds = {r["job"]["seed"] for r in runs}
         if "recipe" not in by_variant and len(epochs) == 1:
             by_variant["recipe"] = [r for r in results if r["job"]["kind"] == "table" and r["job"]["flag"] == flag
@@ -250,8 +251,12 @@ def _together_text(results: list[dict]) -> list[str]:
 def _base_text() -> list[str]:
     """What the ablations of a family start from where that is not the recipe."""
     return [f"On {dims}D sets every row starts from the recipe with "
-            f"{', '.join(f'{key} {value}' for key, value in base.items())} (the row *the ablations' base*); "
+            f"{', '.join(_option_text(key, value) for key, value in base.items())} (the row *the ablations' base*); "
             "the row that changes that back is the recipe." for dims, base in ABLATION_BASE.items() if base]
+
+
+def _option_text(key: str, value) -> str:
+    return f"{value:g} times its epochs" if key == EPOCHS_FACTOR else f"{key} {value}"
 
 
 def curves_plots(results: list[dict], folder: Path) -> dict[tuple[str, int], Path]:

@@ -60,19 +60,22 @@ def test_jobs_are_the_recipe_with_one_change():
     assert [(j.kind, j.seed) for j in ordered[:4]] == [("table", 0)] * 4 and ordered[4].kind == "ablation"
     assert [(j.flag, j.seed) for j in ordered[-4:]] == [("breastmnist", 1), ("adrenalmnist3d", 1),
                                                         ("adrenalmnist3d", 1), ("organamnist", 1)]
+    rows = {(j.flag, j.variant): j for j in ablations}
     t8 = next(j for j in ablations if j.variant == "t8")
-    assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == Job("table", t8.flag, 28).settings()["epochs"]
+    assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == rows[t8.flag, "recipe"].settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
     assert next(j for j in ablations if j.variant == "augment-x2").settings()["augment_strength"] == 2.0
-    # the recipe's row is the table's seed-0 run, unless the ablations train for other epochs; 3D: the base
-    # (sdt_tiny) is a run of its own, and the row that changes it back to sdt_small is the recipe's settings
-    rows = {(j.flag, j.variant): j for j in ablations}
-    assert rows["breastmnist", "recipe"] == Job("table", "breastmnist", 28)
+    # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
+    # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
+    breast = Job("table", "breastmnist", 28).settings()
+    assert rows["breastmnist", "recipe"].kind == "ablation"
+    assert rows["breastmnist", "recipe"].settings() == {**breast, "epochs": breast["epochs"] // 2}
+    assert rows["breastmnist", "epochs-x2"].settings() == breast
     assert rows["adrenalmnist3d", "recipe"].kind == "ablation"
     assert rows["adrenalmnist3d", "recipe"].settings()["model"] == "sdt_tiny" != Job("table", "adrenalmnist3d", 28).settings()["model"]
     assert rows["adrenalmnist3d", "sdt-small"].settings() == Job("table", "adrenalmnist3d", 28).settings()
-    longer = next(j for j in ablations if j.variant == "epochs-x2")
-    assert longer.settings()["epochs"] == 2 * Job("table", longer.flag, 28).settings()["epochs"]
+    longer = rows["adrenalmnist3d", "epochs-x2"]
+    assert longer.settings()["epochs"] == 2 * rows["adrenalmnist3d", "recipe"].settings()["epochs"]
     assert EPOCHS_FACTOR not in longer.settings()  # a job option, not a training setting
     both = next(j for j in ablations if j.variant == "sdt-small-epochs-x2" and j.flag == longer.flag)
     assert both.settings() == {**longer.settings(), "model": "sdt_small"}
@@ -82,7 +85,7 @@ def test_jobs_are_the_recipe_with_one_change():
 
 
 def test_ablations_start_from_their_familys_base(monkeypatch):
-    from engine.results.jobs import ABLATION_BASE
+    from engine.results.jobs import ABLATION_BASE, variant_ensembles
     from engine.results.report import _base_text, _recipe_variant_text
 
     monkeypatch.setitem(ABLATION_BASE, 2, {})
@@ -99,6 +102,11 @@ def test_ablations_start_from_their_familys_base(monkeypatch):
     assert _recipe_variant_text(record).startswith(f"the ablations' base ({base.settings()['model']}, TET, T=4,")
     assert _base_text() == ["On 3D sets every row starts from the recipe with timesteps 4 (the row *the "
                             "ablations' base*); the row that changes that back is the recipe."]
+    # the base's seeds are not scored together: that ensemble's name is the table's
+    together = variant_ensembles(ablation_jobs(files, ("adrenalmnist3d",), variants=("recipe", "ce"), seeds=2))
+    assert [e.name for e in together] == ["adrenalmnist3d_28/ensemble-ce-2-seeds"]
+    monkeypatch.undo()
+    assert _base_text()[0].startswith("On 2D sets every row starts from the recipe with 0.5 times its epochs")
 
 
 def _record(job: Job, acc: float) -> dict:
@@ -110,9 +118,11 @@ def _record(job: Job, acc: float) -> dict:
             "val_acc": acc, "val_auc": 0.9, "energy": energy, "train_seconds": 10.0}
 
 
-def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
+def test_ablations_on_several_seeds_are_shown_as_mean_and_sd(monkeypatch):
+    from engine.results.jobs import ABLATION_BASE
     from engine.results.report import ablation_tables
 
+    monkeypatch.setitem(ABLATION_BASE, 2, {})  # a base that is the recipe: its rows are the table's runs
     files = [("breastmnist", 28)]
     jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce", "epochs-x2"), seeds=2)
     assert sorted((j.kind, j.variant, j.seed) for j in jobs) == [
@@ -129,10 +139,11 @@ def test_ablations_on_several_seeds_are_shown_as_mean_and_sd():
     assert f"| twice the epochs, the same schedule stretched ({2 * epochs} epochs) | 2 |" in text
 
 
-def test_an_ablation_variants_seeds_are_scored_together_when_asked():
-    from engine.results.jobs import ensemble_record, ensembles, variant_ensembles
+def test_an_ablation_variants_seeds_are_scored_together_when_asked(monkeypatch):
+    from engine.results.jobs import ABLATION_BASE, ensemble_record, ensembles, variant_ensembles
     from engine.results.report import ablation_tables, ensemble_table
 
+    monkeypatch.setitem(ABLATION_BASE, 2, {})  # a base that is the recipe: its rows are the table's runs
     files = [("breastmnist", 28)]
     jobs = ablation_jobs(files, ("breastmnist",), variants=("recipe", "ce", "mixup"), seeds=2)
     together = variant_ensembles(jobs)  # the recipe's rows are the table's runs: their ensemble is the table's
