@@ -64,14 +64,19 @@ def _assert_gui_shows_scan(command: list, scan: Path, env: dict, screenshot: Pat
     wait for its window titled with the scan, check the screen shows it and the log has no error."""
     if not env.get("DISPLAY"):
         pytest.fail("the GUI check needs an X display (make test starts Xvfb)")
-    launcher = subprocess.Popen([str(c) for c in command] + [str(scan)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    output = screenshot.with_suffix(".out")  # the app's own output, kept to name a failure
+    with output.open("wb") as sink:
+        launcher = subprocess.Popen([str(c) for c in command] + [str(scan)], env=env, stdout=sink,
+                                    stderr=subprocess.STDOUT)
     app_is_child = command[0] != "gio"
     name = scan.name.split(".")[0]
     try:
-        wait_for_window(launcher if app_is_child else None, timeout_s=180, containing=name)
+        try:
+            wait_for_window(launcher if app_is_child else None, timeout_s=180, containing=name)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its output ends:\n{output.read_text(errors='replace')[-2000:]}") from exc
         image = _settled_screen()
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
         from PIL import Image
 
         Image.fromarray(image).save(screenshot)
