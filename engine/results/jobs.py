@@ -67,6 +67,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
+    "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
                             {"model": "sdt_small", EPOCHS_FACTOR: 2}),
 }

@@ -71,6 +71,7 @@ def test_jobs_are_the_recipe_with_one_change():
     assert rows["breastmnist", "recipe"].kind == "ablation"
     assert rows["breastmnist", "recipe"].settings() == {**breast, "epochs": breast["epochs"] // 2}
     assert rows["breastmnist", "epochs-x2"].settings() == breast
+    assert rows["breastmnist", "epochs-x4"].settings() == {**breast, "epochs": 2 * breast["epochs"]}
     assert rows["adrenalmnist3d", "recipe"].kind == "ablation"
     assert rows["adrenalmnist3d", "recipe"].settings()["model"] == "sdt_tiny" != Job("table", "adrenalmnist3d", 28).settings()["model"]
     assert rows["adrenalmnist3d", "sdt-small"].settings() == Job("table", "adrenalmnist3d", 28).settings()
