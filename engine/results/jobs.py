@@ -66,6 +66,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "mixup": ("mixup, Beta(0.2, 0.2)", {"mixup": 0.2}),
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
+    "lr-0.0025": ("peak learning rate 0.0025", {"lr": 0.0025}),
+    "lr-0.01": ("peak learning rate 0.01", {"lr": 0.01}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
     "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
