@@ -42,7 +42,6 @@ def test_jobs_are_the_recipe_with_one_change():
     assert len(table) == 6 and {j.seed for j in table} == {0, 1}
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
     recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
-    breast_lr = Job("table", "breastmnist", 28).settings()["lr"]
     # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, and
     # each set's stem variant of the other dimensionality
     assert len(ablations) == 2 * (len(ABLATIONS) - 1) - 2
@@ -66,12 +65,12 @@ def test_jobs_are_the_recipe_with_one_change():
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == rows[t8.flag, "recipe"].settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
     assert next(j for j in ablations if j.variant == "augment-x2").settings()["augment_strength"] == 2.0
-    # the learning-rate rows: half and twice the recipe's, as their descriptions say
-    rates = sorted(j.settings()["lr"] for j in ablations if j.flag == "breastmnist" and j.variant.startswith("lr-"))
-    assert rates == [pytest.approx(breast_lr / 2), pytest.approx(breast_lr * 2)]
     # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
     # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
     breast = Job("table", "breastmnist", 28).settings()
+    # the learning-rate rows: half and twice the recipe's, as their descriptions say
+    rates = sorted(j.settings()["lr"] for j in ablations if j.flag == "breastmnist" and j.variant.startswith("lr-"))
+    assert rates == [pytest.approx(breast["lr"] / 2), pytest.approx(breast["lr"] * 2)]
     assert rows["breastmnist", "recipe"].kind == "ablation"
     assert rows["breastmnist", "recipe"].settings() == {**breast, "epochs": breast["epochs"] // 2}
     assert rows["breastmnist", "epochs-x2"].settings() == breast
