@@ -68,6 +68,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "balanced": ("class weights: the inverse of each class's training frequency", {"class_weights": "balanced"}),
     "lr-0.0025": ("peak learning rate 0.0025 (half the recipe's)", {"lr": 0.0025}),
     "lr-0.01": ("peak learning rate 0.01 (twice the recipe's)", {"lr": 0.01}),
+    "wd-0": ("no weight decay (the recipe's AdamW decay is 0.01)", {"weight_decay": 0.0}),
+    "wd-0.1": ("weight decay 0.1 (ten times the recipe's)", {"weight_decay": 0.1}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
     "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",

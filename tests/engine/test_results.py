@@ -68,9 +68,12 @@ def test_jobs_are_the_recipe_with_one_change():
     # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
     # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
     breast = Job("table", "breastmnist", 28).settings()
-    # the learning-rate rows: half and twice the recipe's, as their descriptions say
+    # the learning-rate and weight-decay rows: the multiples of the recipe's that their descriptions give
     rates = sorted(j.settings()["lr"] for j in ablations if j.flag == "breastmnist" and j.variant.startswith("lr-"))
     assert rates == [pytest.approx(breast["lr"] / 2), pytest.approx(breast["lr"] * 2)]
+    decays = sorted(j.settings()["weight_decay"] for j in ablations
+                    if j.flag == "breastmnist" and j.variant.startswith("wd-"))
+    assert decays == [0.0, pytest.approx(breast["weight_decay"] * 10)]
     assert rows["breastmnist", "recipe"].kind == "ablation"
     assert rows["breastmnist", "recipe"].settings() == {**breast, "epochs": breast["epochs"] // 2}
     assert rows["breastmnist", "epochs-x2"].settings() == breast
