@@ -41,7 +41,8 @@ def test_jobs_are_the_recipe_with_one_change():
     table = table_jobs(files, seeds=2)
     assert len(table) == 6 and {j.seed for j in table} == {0, 1}
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
-    recipe_timesteps = Job("table", "breastmnist", 28).settings()["timesteps"]
+    breast = Job("table", "breastmnist", 28).settings()
+    recipe_timesteps = breast["timesteps"]
     # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, and
     # each set's stem variant of the other dimensionality
     assert len(ablations) == 2 * (len(ABLATIONS) - 1) - 2
@@ -65,15 +66,14 @@ def test_jobs_are_the_recipe_with_one_change():
     assert t8.settings()["timesteps"] == 8 and t8.settings()["epochs"] == rows[t8.flag, "recipe"].settings()["epochs"]
     assert next(j for j in ablations if j.variant == "bf16").settings()["precision"] == "bf16"
     assert next(j for j in ablations if j.variant == "augment-x2").settings()["augment_strength"] == 2.0
-    # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
-    # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
-    breast = Job("table", "breastmnist", 28).settings()
     # the learning-rate and weight-decay rows: the multiples of the recipe's that their descriptions give
     rates = sorted(j.settings()["lr"] for j in ablations if j.flag == "breastmnist" and j.variant.startswith("lr-"))
     assert rates == [pytest.approx(breast["lr"] / 2), pytest.approx(breast["lr"] * 2)]
     decays = sorted(j.settings()["weight_decay"] for j in ablations
                     if j.flag == "breastmnist" and j.variant.startswith("wd-"))
     assert decays == [0.0, pytest.approx(breast["weight_decay"] * 10)]
+    # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
+    # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
     assert rows["breastmnist", "recipe"].kind == "ablation"
     assert rows["breastmnist", "recipe"].settings() == {**breast, "epochs": breast["epochs"] // 2}
     assert rows["breastmnist", "epochs-x2"].settings() == breast
