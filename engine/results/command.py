@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ablation-seeds", type=int, default=1, help="runs per ablation variant (mean ± sd)")
     parser.add_argument("--ensemble-variants", nargs="+", default=[], choices=[v for v in ABLATIONS if v != "recipe"],
                         metavar="VARIANT", help="with --parts ensembles: an ensemble of these ablation variants' "
-                                                "--ablation-seeds runs too, on the ablation sets (runs whose weights "
-                                                "are not here are trained again)")
+                                                "--ablation-seeds runs too, on the ablation sets or --ensemble-sets "
+                                                "(runs whose weights are not here are trained again)")
+    parser.add_argument("--ensemble-sets", nargs="+", metavar="FLAG",
+                        help="the sets of the --ensemble-variants ensembles (default: the ablation sets)")
     parser.add_argument("--ablation-epochs", type=int, help="train the ablations for this many epochs "
                                                              "(default: each set's recipe)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 1 epoch on 64 images per run, "
@@ -65,7 +67,9 @@ def _command(args: argparse.Namespace, part: str) -> str:
     if part in ("table", "ensembles"):
         words.append(f"--seeds {args.seeds}")
     of_variants = part == "ablations" or (part == "ensembles" and args.ensemble_variants)
-    if of_variants and list(args.ablation_sets) != list(ABLATION_SETS):
+    if part == "ensembles" and args.ensemble_variants and args.ensemble_sets:
+        words.append("--ensemble-sets " + " ".join(args.ensemble_sets))
+    elif of_variants and list(args.ablation_sets) != list(ABLATION_SETS):
         words.append("--ablation-sets " + " ".join(args.ablation_sets))
     if part == "ablations" and list(args.variants) != list(ABLATIONS):
         words.append("--variants " + " ".join(args.variants))
@@ -110,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = []
     if "ensembles" in args.parts:
         sets = ensembles(files, 2 if args.quick else args.seeds, extra)
-        variant_jobs = ablation_jobs(files, tuple(args.ablation_sets), ablation_extra, tuple(args.ensemble_variants),
-                                     extra, 2 if args.quick else args.ablation_seeds)
+        variant_jobs = ablation_jobs(files, tuple(args.ensemble_sets or args.ablation_sets), ablation_extra,
+                                     tuple(args.ensemble_variants), extra, 2 if args.quick else args.ablation_seeds)
         sets += variant_ensembles(variant_jobs)
     failed = []
     if not args.report_only:

@@ -301,3 +301,9 @@ def test_the_command_shown_trains_on_the_same_device_into_the_same_records():
     assert _command(variants, "ensembles").endswith("--seeds 3 --ablation-sets organamnist --ensemble-variants "
                                                     "sdt-small --ablation-seeds 3")
     assert "--ensemble-variants" not in _command(variants, "ablations")
+    # the variants' ensembles on fewer sets than the ablations: the ensembles' command names only those
+    fewer = build_parser().parse_args(["--data-root", "data", "--ablation-sets", "breastmnist", "organamnist",
+                                       "--ensemble-sets", "breastmnist", "--ensemble-variants", "epochs-x4"])
+    assert "--ensemble-sets breastmnist --ensemble-variants epochs-x4" in _command(fewer, "ensembles")
+    assert "--ablation-sets" not in _command(fewer, "ensembles")
+    assert "--ablation-sets breastmnist organamnist" in _command(fewer, "ablations")
