@@ -70,13 +70,16 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "lr-0.01": ("peak learning rate 0.01 (twice the recipe's)", {"lr": 0.01}),
     "wd-0": ("no weight decay (the recipe's AdamW decay is 0.01)", {"weight_decay": 0.0}),
     "wd-0.1": ("weight decay 0.1 (ten times the recipe's)", {"weight_decay": 0.1}),
+    "batch-32": ("2D: batch 32 (half the recipe's 64, the same learning rate)", {"batch_size": 32}),
+    "batch-128": ("2D: batch 128 (twice the recipe's 64, the same learning rate)", {"batch_size": 128}),
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
     "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
                             {"model": "sdt_small", EPOCHS_FACTOR: 2}),
 }
-# Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative)
-ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3}
+# Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative;
+# the batch sizes are multiples of the 2D recipe's)
+ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3, "batch-32": 2, "batch-128": 2}
 # What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself), the
 # family's recipe before its last change, so the one-change rows measured on it stay comparable and the row
 # that makes that change is the recipe. 3D: sdt_tiny, the model before sdt_small (the sdt-small row); 2D:

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import ABLATIONS, EPOCHS_FACTOR, JOB_FILE, Job, ablation_jobs, files_found, table_jobs
+from engine.results.jobs import (ABLATIONS, EPOCHS_FACTOR, JOB_FILE, ONLY_FOR_DIMS, Job, ablation_jobs, files_found,
+                                 table_jobs)
 from engine.results.report import mean_sd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +45,8 @@ def test_jobs_are_the_recipe_with_one_change():
     breast = Job("table", "breastmnist", 28).settings()
     recipe_timesteps = breast["timesteps"]
     # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, and
-    # each set's stem variant of the other dimensionality
-    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - 2
+    # each set's variants of the other dimensionality only
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(ONLY_FOR_DIMS)
     variants_of = {flag: {j.variant for j in ablations if j.flag == flag} for flag in ("breastmnist", "adrenalmnist3d")}
     assert "strided-stem" in variants_of["breastmnist"] and "half-stride-stem" not in variants_of["breastmnist"]
     assert "half-stride-stem" in variants_of["adrenalmnist3d"] and "strided-stem" not in variants_of["adrenalmnist3d"]
@@ -72,6 +73,10 @@ def test_jobs_are_the_recipe_with_one_change():
     decays = sorted(j.settings()["weight_decay"] for j in ablations
                     if j.flag == "breastmnist" and j.variant.startswith("wd-"))
     assert decays == [0.0, pytest.approx(breast["weight_decay"] * 10)]
+    batches = sorted(j.settings()["batch_size"] for j in ablations
+                     if j.flag == "breastmnist" and j.variant.startswith("batch-"))
+    assert batches == [breast["batch_size"] // 2, breast["batch_size"] * 2]
+    assert not any(j.variant.startswith("batch-") for j in ablations if j.flag == "adrenalmnist3d")
     # each family's base is a run of its own, and the row that changes it back is the recipe's settings:
     # 2D, half the epochs (the epochs-x2 row); 3D, sdt_tiny (the sdt-small row)
     assert rows["breastmnist", "recipe"].kind == "ablation"
