@@ -25,7 +25,7 @@ _PACKAGED = "medmnist.json"
 class EpochRule:
     """epochs = stretch · (at_1000_samples · (n_train / 1000) ** exponent, rounded, within [minimum, maximum]):
     a schedule by the size of the training split, stretched a whole number of times (the ablations'
-    "twice the epochs" of the schedule, exactly)."""
+    "twice" and "four times the epochs" of the schedule, exactly)."""
 
     at_1000_samples: float
     exponent: float

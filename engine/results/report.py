@@ -167,6 +167,15 @@ ENSEMBLE_TEXT = ("The runs of each set's seeds taken together: the mean of their
                  "says what one run does; this one, what the seeds do together.")
 
 
+NO_TABLE_TEXT = ("No run of today's recipes is recorded here (the command above trains them); the runs recorded are "
+                 "the ablations' below.")
+
+
+def _recipe_ensembles(results: list[dict]) -> list[dict]:
+    """The ensembles of the table's runs (an ablation variant's are in its row)."""
+    return [r for r in results if r["job"]["kind"] == "ensemble" and _variant(r) == "recipe"]
+
+
 def ensemble_table(results: list[dict]) -> list[str]:
     lines = ["| dataset | runs (seeds) | test ACC | test AUC | the runs alone: test ACC / AUC (mean) | test ECE "
              "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---" * 10 + "|"]
@@ -241,11 +250,12 @@ def _together_cell(ensemble: dict | None) -> str:
     return f" {ensemble['test_acc']:.3f} / {_fmt(ensemble.get('test_auc'))} |" if ensemble else " – |"
 
 
-def _together_text(results: list[dict]) -> list[str]:
+def _together_text(results: list[dict], ensemble_command: str) -> list[str]:
     if not any(r["job"]["kind"] == "ensemble" and _variant(r) != "recipe" for r in results):
         return []
-    return ["*The seeds together*: a row's runs as one ensemble, scored as under *Ensembles of the seeds* "
-            "(`--ensemble-variants`, the command above that table); the recipe's is that table's."]
+    return ["*The seeds together*: a row's runs as one ensemble (the mean of their calibrated probabilities, each "
+            "run's own temperature first, scored on the same test split), made by this command (its "
+            "`--ensemble-variants`); the recipe's is the table's ensemble.", "", "```bash", ensemble_command, "```"]
 
 
 def _base_text() -> list[str]:
@@ -260,8 +270,11 @@ def _option_text(key: str, value) -> str:
 
 
 def curves_plots(results: list[dict], folder: Path) -> dict[tuple[str, int], Path]:
-    """One PNG per set: validation ACC and AUC per epoch, each seed."""
+    """One PNG per set of the table: validation ACC and AUC per epoch, each seed (and none of a set that
+    has left the table)."""
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*_curves.png"):
+        stale.unlink()
     plots = {}
     for (flag, size), runs in _group(results, "table").items():
         series = {}
@@ -298,7 +311,7 @@ def update_readme(readme: Path, results: list[dict], page: Page, page_link: str)
     _, tail = rest.split(README_END, 1)
     block = [README_BEGIN, "```bash", page.table_command, "```", "",
              *main_table(results, read_baselines(page.reference)), ""]
-    if _group(results, "ensemble"):
+    if _recipe_ensembles(results):
         block += ["Ensembles of the seeds:", "", "```bash", page.ensemble_command, "```", "", ENSEMBLE_TEXT, "",
                   *ensemble_table(results), ""]
     block += [f"Every run, energy, calibration, curves and the ablations: [{page_link}]({page_link}).", README_END]
@@ -325,8 +338,28 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
               "seed; figures are mean ± sd over seeds. Baselines: MedMNIST v2 (`../shared/reference`); "
               "ResNet-18 (28) for 2D, ResNet-18 + 3D for 3D. Training time is the sum of the epochs' time "
               "(evaluation excluded) on the device named, which was shared with other work while it ran.", ""]
-    lines += main_table(results, baselines) + [""]
-    if _group(results, "ensemble"):
+    if not _group(results, "table"):
+        lines += [NO_TABLE_TEXT, ""]
+    else:
+        lines += _table_sections(results, page, baselines, plots, out)
+    ablations = ablation_tables(results)
+    if ablations:
+        lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
+                  "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
+                  "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
+                  "the first stage's resolution, the model's size, the loss's extras (weight average, mixup, label "
+                  "smoothing, class weights), the learning rate, the weight decay, the batch size, the training's "
+                  "length. Firing rate: spikes per neuron per timestep over every spiking neuron; energy per "
+                  "inference as above.",
+                  *_base_text(), *_together_text(results, page.ensemble_command), ""] + ablations
+    out.write_text("\n".join(lines).rstrip() + "\n")
+    return out
+
+
+def _table_sections(results: list[dict], page: Page, baselines: dict, plots: dict, out: Path) -> list[str]:
+    """The recipe table and what belongs to its runs: their ensembles, every seed, energy, calibration, curves."""
+    lines = main_table(results, baselines) + [""]
+    if _recipe_ensembles(results):
         lines += ["### Ensembles of the seeds", "", "```bash", page.ensemble_command, "```", "", ENSEMBLE_TEXT, ""]
         lines += ensemble_table(results) + [""]
     lines += ["### Every run", ""] + seed_table(results) + [""]
@@ -341,17 +374,5 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
         lines += ["### Curves", ""]
         for (flag, size), path in plots.items():
             lines += [f"![{_title(flag, size)}]({out.stem}/{path.name})", ""]
-    ablations = ablation_tables(results)
-    if ablations:
-        lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
-                  "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
-                  "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
-                  "the first stage's resolution, the model's size, the loss's extras (weight average, mixup, label "
-                  "smoothing, class weights), the learning rate, the weight decay, the batch size, the training's "
-                  "length. Firing rate: spikes per neuron per timestep over every spiking neuron; energy per "
-                  "inference as above.",
-                  *_base_text(), *_together_text(results), ""] + ablations
-    out.write_text("\n".join(lines).rstrip() + "\n")
-    return out
-
+    return lines
 

@@ -46,8 +46,8 @@ def test_epoch_rule_is_bounded():
     rule = EpochRule(at_1000_samples=70, exponent=-0.5, minimum=10, maximum=200)
     assert rule.epochs(1000) == 70 and rule.epochs(4000) == 35
     assert rule.epochs(10_000_000) == 10 and rule.epochs(1) == 200
-    stretched = EpochRule(at_1000_samples=70, exponent=-0.5, minimum=10, maximum=200, stretch=2)
-    assert [stretched.epochs(n) for n in (546, 4000, 10_000_000)] == [2 * rule.epochs(n) for n in (546, 4000, 10_000_000)]
+    stretched = EpochRule(at_1000_samples=70, exponent=-0.5, minimum=10, maximum=200, stretch=4)
+    assert [stretched.epochs(n) for n in (546, 4000, 10_000_000)] == [4 * rule.epochs(n) for n in (546, 4000, 10_000_000)]
 
 
 def test_explicit_options_win_over_the_recipe():
