@@ -179,8 +179,8 @@ def _recipe_ensembles(results: list[dict]) -> list[dict]:
 def ensemble_table(results: list[dict]) -> list[str]:
     lines = ["| dataset | runs (seeds) | test ACC | test AUC | the runs alone: test ACC / AUC (mean) | test ECE "
              "| val ACC / AUC | energy / inference | target (issue 13) | |", "|---" * 10 + "|"]
-    for (flag, size), group in _group(results, "ensemble").items():
-        for r in sorted((r for r in group if _variant(r) == "recipe"), key=lambda r: len(r["members"])):
+    for (flag, size), group in _group(_recipe_ensembles(results), "ensemble").items():
+        for r in sorted(group, key=lambda r: len(r["members"])):
             wanted, status = target_status(flag, [r]) if size == 28 else ("–", "–")
             alone = (f"{_mean([m['acc'] for m in r['member_test']]):.3f} "
                      f"/ {_fmt(_mean([m.get('auc') for m in r['member_test']]))}")
