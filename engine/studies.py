@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+START_LINE_TIMEOUT_S = 600.0  # a worker that never reaches the start line holds the others back no longer
 
 
 def default_storage(study_dir: Path) -> str:
@@ -64,21 +66,43 @@ def finished_trials(study: optuna.Study) -> int:
 
 
 def optimize_until(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int,
-                   catch: tuple[type[Exception], ...] = (), callbacks: tuple[Callable, ...] = ()) -> None:
-    """Run trials until the study (with every other worker's) holds `trials` finished ones."""
+                   catch: tuple[type[Exception], ...] = (), callbacks: tuple[Callable, ...] = (),
+                   start_line: threading.Barrier | None = None) -> None:
+    """Run trials until the study (with every other worker's) holds `trials` finished ones.
+
+    Workers of `run_workers` pass its `start_line` and begin together, so that the one that imported and
+    loaded its data first does not take a short study alone.
+    """
+    if start_line is not None:
+        _wait_for_the_other_workers(start_line)
     if finished_trials(study) < trials:
         study.optimize(objective, callbacks=[MaxTrialsCallback(trials, states=FINISHED), *callbacks], catch=catch)
 
 
+def _wait_for_the_other_workers(start_line: threading.Barrier) -> None:
+    try:
+        start_line.wait(timeout=START_LINE_TIMEOUT_S)
+    except threading.BrokenBarrierError:  # a worker ended before the line, or it timed out: go alone
+        pass
+
+
 def run_workers(target: Callable[..., None], args: tuple, workers: int, what: str,
                 poll: Callable[[], None] | None = None) -> None:
-    """`target(*args, index)` in `workers` fresh processes on this machine, `poll()` every second
-    while they run; a worker that fails is a UserError naming `what`."""
+    """`target(*args, index, start_line=barrier)` in `workers` fresh processes on this machine, `poll()`
+    every second while they run; a worker that fails is a UserError naming `what`.
+
+    The target hands `start_line` to `optimize_until`; once any worker has ended, the line is lifted
+    so that none waits for it.
+    """
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=target, args=(*args, i)) for i in range(workers)]
+    start_line = context.Barrier(workers)
+    processes = [context.Process(target=target, args=(*args, i), kwargs={"start_line": start_line})
+                 for i in range(workers)]
     for process in processes:
         process.start()
     while any(p.is_alive() for p in processes):
+        if not all(p.is_alive() for p in processes):
+            start_line.abort()
         if poll is not None:
             poll()
         time.sleep(1.0)

@@ -104,12 +104,13 @@ def objective_for(base: TrainConfig, study_dir: Path) -> Callable[[optuna.Trial]
 
 
 def _search_worker(base: dict, study_dir: str, storage: str, study: str, trials: int, workers: int,
-                   index: int) -> None:
+                   index: int, start_line=None) -> None:
     """One of `workers` search processes on this machine: they share the study and the cores."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     config = TrainConfig.from_dict(base)
-    optimize_until(create_study(storage, study, config.seed + index), objective_for(config, Path(study_dir)), trials)
+    optimize_until(create_study(storage, study, config.seed + index), objective_for(config, Path(study_dir)), trials,
+                   start_line=start_line)
 
 
 def search(base: TrainConfig, settings: SearchSettings,

@@ -84,7 +84,8 @@ def objective_for(data_cfg: DataConfig, implementation: str, rule: str, base_rul
     return objective
 
 
-def _worker(data_json: str, implementation: str, rule: str, rule_json: str, settings_json: str, worker_index: int) -> None:
+def _worker(data_json: str, implementation: str, rule: str, rule_json: str, settings_json: str, worker_index: int,
+            start_line=None) -> None:
     """One worker process: optimise the shared study until it holds `trials` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)  # N workers on N cores; intra-op threads only fight each other here
@@ -94,7 +95,7 @@ def _worker(data_json: str, implementation: str, rule: str, rule_json: str, sett
     if finished_trials(study) >= settings.trials:
         return
     objective = objective_for(data_cfg, implementation, rule, from_dict(RuleConfig, json.loads(rule_json)), settings.epochs)
-    optimize_until(study, objective, settings.trials, catch=(RuntimeError,))
+    optimize_until(study, objective, settings.trials, catch=(RuntimeError,), start_line=start_line)
 
 
 def tune_combination(data_cfg: DataConfig, implementation: str, rule: str, settings: TuneSettings,
