@@ -248,7 +248,13 @@ class Runner:
         return self.record_path(job).is_file()
 
     def has_weights(self, job: Job) -> bool:
-        return RunDir(self.run_dir(job)).has_checkpoint("best")
+        """The run folder holds the recorded run's weights: a best checkpoint, and the same validation per
+        epoch as the record (not a later training of the job, stopped part-way, nor another machine's run)."""
+        folder = self.run_dir(job)
+        if not RunDir(folder).has_checkpoint("best"):
+            return False
+        record = json.loads(self.record_path(job).read_text())
+        return record.get("history") == _val_history(RunDir(folder))
 
     def pending(self, job: Job, need_weights: bool = False) -> bool:
         """Not finished, or (`need_weights`) finished elsewhere: a record without the run's weights."""
@@ -356,9 +362,12 @@ def ensemble_record(ensemble: Ensemble, scores: dict[str, dict], members: list[d
 def run_contents(folder: Path) -> dict:
     """What the page needs from a run besides its summary: the settings and the validation per epoch."""
     run = RunDir(folder)
-    history = [{"epoch": row["epoch"], "val_acc": row["val_acc"], "val_auc": row.get("val_auc")}
-               for row in run.read_metrics()]
-    return {"settings": run.read_config()["train"], "history": history}
+    return {"settings": run.read_config()["train"], "history": _val_history(run)}
+
+
+def _val_history(run: RunDir) -> list[dict]:
+    return [{"epoch": row["epoch"], "val_acc": row["val_acc"], "val_auc": row.get("val_auc")}
+            for row in run.read_metrics()]
 
 
 def read_results(records_root: Path) -> list[dict]:

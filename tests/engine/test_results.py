@@ -16,6 +16,7 @@ from engine.results.baselines import best_published, read_baselines, reference_f
 from engine.results.jobs import (ABLATIONS, EPOCHS_FACTOR, JOB_FILE, ONLY_FOR_DIMS, Job, ablation_jobs, files_found,
                                  table_jobs)
 from engine.results.report import mean_sd
+from engine.runs.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -281,6 +282,16 @@ def test_a_record_without_its_weights_is_trained_again_for_an_ensemble(tmp_path)
     runner.record_path(job).write_text("{}")  # a record made on another machine: no run here
     assert not runner.pending(job) and runner.pending(job, need_weights=True)
     assert runner.score(ensemble) is False and not runner.finished(ensemble)  # nothing to score yet
+
+    run = RunDir(runner.run_dir(job))  # the job trained again here, stopped after its first epoch
+    run.path.mkdir(parents=True)
+    run.append_metrics({"epoch": 0, "val_acc": 0.8, "val_auc": 0.85})
+    run.checkpoint_paths("best")[0].write_bytes(b"weights of epoch 0")
+    recorded_run = {"history": [{"epoch": e, "val_acc": 0.8, "val_auc": 0.85} for e in (0, 1)]}
+    runner.record_path(job).write_text(json.dumps(recorded_run))
+    assert runner.pending(job, need_weights=True)  # its weights are not the recorded run's
+    run.append_metrics({"epoch": 1, "val_acc": 0.8, "val_auc": 0.85})
+    assert not runner.pending(job, need_weights=True)  # now they are: it ran the recorded epochs
 
 
 def test_a_page_without_runs_of_todays_recipes_says_so(reference, tmp_path):
