@@ -250,11 +250,10 @@ class Runner:
     def has_weights(self, job: Job) -> bool:
         """The run folder holds the recorded run's weights: a best checkpoint, and the same validation per
         epoch as the record (not a later training of the job, stopped part-way, nor another machine's run)."""
-        folder = self.run_dir(job)
-        if not RunDir(folder).has_checkpoint("best"):
+        run = RunDir(self.run_dir(job))
+        if not run.has_checkpoint("best"):
             return False
-        record = json.loads(self.record_path(job).read_text())
-        return record.get("history") == _val_history(RunDir(folder))
+        return json.loads(self.record_path(job).read_text()).get("history") == _val_history(run)
 
     def pending(self, job: Job, need_weights: bool = False) -> bool:
         """Not finished, or (`need_weights`) finished elsewhere: a record without the run's weights."""
