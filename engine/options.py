@@ -103,6 +103,8 @@ class TrainConfig:
     sync_batchnorm: bool = option(False, "batch-norm statistics over the whole batch of all data-parallel "
                                          "processes (SyncBatchNorm)")
     seed: int = option(0, "random seed (data order, augmentation, initial weights)")
+    init_from: str | None = option(None, "a trained run folder whose best weights start this training (fine-tuning): "
+                                         "the same model; its classifier starts fresh where the run's labels differ")
     train_limit: int | None = option(None, "train on the first N training samples only", label="Train samples",
                                      minimum=1, maximum=10_000_000, off_text="all")
     probe_every: int = option(20, "record a validation sample's dynamics every N steps (0: never); "

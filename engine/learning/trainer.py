@@ -48,7 +48,7 @@ from engine.learning.metrics import evaluate_scores
 from engine.models import build_model, count_parameters
 from engine.models.compiled import compile_model
 from engine.models.energy import estimate_energy
-from engine.models.loading import load_weights
+from engine.models.loading import load_weights, start_from_run
 from engine.models.outputs import scores_from_outputs
 from engine.options import TrainConfig
 from engine.runs.lock import RunLock
@@ -224,7 +224,11 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._load_data()
-        self.model = build_model(cfg, self.spec).to(self.device)
+        self.model = build_model(cfg, self.spec)
+        if cfg.init_from and not self.resume:
+            taken = start_from_run(self.model, cfg.init_from, [self.spec.labels[i] for i in sorted(self.spec.labels)])
+            log.info("started from the weights of %s (%d tensors)", cfg.init_from, taken)
+        self.model.to(self.device)
         self._synchronise_batchnorm()
         self._prepare_loss_and_average()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -45,6 +45,27 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path)
                         f"({_first_misfit(model.state_dict(), state)}).") from exc
 
 
+CLASSIFIER = "head."  # the layer that maps a model's features to its classes
+
+
+def start_from_run(model: nn.Module, source: Path | str, label_names: list[str]) -> int:
+    """Give a freshly built `model` the best weights of the trained run in `source` (fine-tuning): every
+    layer, the classifier too when the run was trained on the same labels (else it keeps its fresh
+    weights). The two models must be the same but for the classifier. Returns the tensors taken."""
+    run = RunDir(source)
+    source_labels = read_run_settings(run).label_names
+    state = run.load_checkpoint("best").model_state
+    expected = model.state_dict()
+    if source_labels != label_names:
+        state = {k: v for k, v in state.items() if not k.startswith(CLASSIFIER)}
+        expected = {k: v for k, v in expected.items() if not k.startswith(CLASSIFIER)}
+    if state.keys() != expected.keys() or any(state[k].shape != v.shape for k, v in expected.items()):
+        raise UserError(f"The run {run.path.name} has another model than the one this training builds, so its "
+                        f"weights cannot start it ({_first_misfit(expected, state)}).")
+    model.load_state_dict(state, strict=False)
+    return len(state)
+
+
 def _first_misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
     """The first weight that differs between a model and a checkpoint, in words."""
     def shape(tensor: torch.Tensor) -> str:

@@ -37,6 +37,8 @@ JOB_FILE, LOG_FILE = "job.json", "train.log"
 QUICK = {"epochs": 1, "train_limit": 64}  # --quick: every job, in a few seconds
 ABLATION_SETS = ("breastmnist", "pneumoniamnist", "adrenalmnist3d")
 EPOCHS_FACTOR = "epochs_factor"  # a job option, not a training setting: the epochs it would train, times this
+START_FROM = "start_from"  # a job option: the flag whose table run of the same size and seed starts the training
+# (in a job, {"flag": ..., "options": the table's}; see `Job.source`)
 
 # variant → (what it is, the options it changes in the recipe); the first is the recipe itself
 ABLATIONS: dict[str, tuple[str, dict]] = {
@@ -76,6 +78,11 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
                             {"model": "sdt_small", EPOCHS_FACTOR: 2}),
+    "organamnist-start": ("started from OrganAMNIST's table run of the same seed (fine-tuning: every layer but "
+                          "the classifier)", {START_FROM: "organamnist"}),
+    "organamnist-start-epochs-x4": ("started from OrganAMNIST's table run and four times the epochs (the "
+                                    "organamnist-start and epochs-x4 rows together)",
+                                    {START_FROM: "organamnist", EPOCHS_FACTOR: 4}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative;
 # the batch sizes are multiples of the 2D recipe's)
@@ -108,10 +115,18 @@ class Job:
         return f"-e{self.options['epochs']}" if "epochs" in self.options else ""
 
     def settings(self) -> dict:
-        """The full training settings: the recipe, then the job's own options and its seed."""
+        """The full training settings: the recipe, then the job's own options and its seed (less the run it
+        starts from, which the `Runner` places: see `source`)."""
         settings = {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
         factor = settings.pop(EPOCHS_FACTOR, 1)
+        settings.pop(START_FROM, None)
         return {**settings, "epochs": max(1, round(settings["epochs"] * factor))}
+
+    @property
+    def source(self) -> Job | None:
+        """The table run whose weights start this one (`START_FROM`), or None."""
+        start = self.options.get(START_FROM)
+        return None if start is None else Job("table", start["flag"], self.size, self.seed, options=start["options"])
 
     def base(self) -> dict:
         """The settings the ablations of this set start from: the recipe with its family's `ABLATION_BASE`."""
@@ -123,6 +138,10 @@ class Job:
 
     def applies(self) -> bool:
         dims = ONLY_FOR_DIMS.get(self.variant)
+        source = self.source
+        if source is not None and (source.flag == self.flag
+                                   or get_spec(source.flag, 28).spatial_dims != get_spec(self.flag, 28).spatial_dims):
+            return False
         return dims is None or get_spec(self.flag, self.size).spatial_dims == dims
 
     @property
@@ -176,13 +195,15 @@ def ablation_jobs(files: list[tuple[str, int]], sets: tuple[str, ...], extra: di
                   seeds: int = 1) -> list[Job]:
     """The `variants` on the 28-pixel file of each ablation set that is present, seeds 0 .. `seeds` - 1,
     each laid over its family's base (`ABLATION_BASE`), less those that change nothing in the base (T = 2
-    where the base has T = 2). When the base is the recipe and the ablations' `extra` options are the
-    table's (`table_extra`), the base's rows are the table's runs of those seeds."""
+    where the base has T = 2, and those that start from a set whose file is not among `files`). When the
+    base is the recipe and the ablations' `extra` options are the table's (`table_extra`), the base's rows
+    are the table's runs of those seeds."""
     present = {flag for flag, size in files if size == 28}
     extra, table_extra = extra or {}, table_extra or {}
     jobs = [_ablation_job(flag, variant, seed, extra, table_extra)
             for flag in sets if flag in present for variant in variants for seed in range(seeds)]
-    return [job for job in jobs if job.variant == "recipe" or (job.changes_base() and job.applies())]
+    return [job for job in jobs if job.variant == "recipe" or (
+        job.changes_base() and job.applies() and (job.source is None or job.source.flag in present))]
 
 
 def ablation_base(flag: str) -> dict:
@@ -193,7 +214,10 @@ def _ablation_job(flag: str, variant: str, seed: int, extra: dict, table_extra: 
     """One ablation run; the base's row is the table's run where the base is the recipe, epochs and all."""
     table = Job("table", flag, 28, seed, options=dict(extra))
     base = ablation_base(flag)
-    job = Job("ablation", flag, 28, seed, variant, laid_over(base, ABLATIONS[variant][1], extra))
+    options = laid_over(base, ABLATIONS[variant][1], extra)
+    if START_FROM in options:  # the run it starts from: that set's table run, with the table's options
+        options[START_FROM] = {"flag": options[START_FROM], "options": dict(table_extra)}
+    job = Job("ablation", flag, 28, seed, variant, options)
     if variant == "recipe" and extra == table_extra and job.settings() == table.settings():
         return table
     return job
@@ -265,13 +289,21 @@ class Runner:
         are trained again and their records replaced); returns those that failed."""
         todo = [job for job in jobs if self.pending(job, need_weights)]
         failed = []
-        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            for job, ok in zip(todo, pool.map(lambda job: self.run_one(job, need_weights), todo)):
-                if not ok:
-                    failed.append(job)
-                if on_done is not None:
-                    on_done(job, ok)
+        waves = [job for job in todo if job.source is None], [job for job in todo if job.source is not None]
+        for wave in waves:  # the runs others start from first
+            with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+                for job, ok in zip(wave, pool.map(lambda job: self.run_one(job, need_weights), wave)):
+                    if not ok:
+                        failed.append(job)
+                    if on_done is not None:
+                        on_done(job, ok)
         return failed
+
+    def job_settings(self, job: Job) -> dict:
+        """What `job` trains with (its job.json): its settings, with the folder of the run it starts from."""
+        if job.source is None:
+            return job.settings()
+        return {**job.settings(), "init_from": str(self.run_dir(job.source).resolve())}
 
     def command(self, job: Job) -> list[str]:
         folder = self.run_dir(job)
@@ -284,11 +316,15 @@ class Runner:
     def run_one(self, job: Job, need_weights: bool = False) -> bool:
         if not self.pending(job, need_weights):  # finished meanwhile, by another call of the script
             return True
+        if job.source is not None and self.pending(job.source, need_weights=True):
+            log.warning("%s needs the weights of %s, not trained here: train that run first (the table of %s)",
+                        job.name, job.source.name, job.source.flag)
+            return False
         folder = self.run_dir(job)
         if not RunDir(folder).has_checkpoint("last"):
             shutil.rmtree(folder, ignore_errors=True)  # a run that never finished an epoch starts again
             folder.mkdir(parents=True)
-            (folder / JOB_FILE).write_text(json.dumps(job.settings(), indent=2))
+            (folder / JOB_FILE).write_text(json.dumps(self.job_settings(job), indent=2))
         start = time.perf_counter()
         summary = self._engine(self.command(job), folder / LOG_FILE, job.name)
         if summary is None:

@@ -13,12 +13,13 @@ import pytest
 from PIL import Image
 
 from engine.results.baselines import best_published, read_baselines, reference_for
-from engine.results.jobs import (ABLATIONS, EPOCHS_FACTOR, JOB_FILE, ONLY_FOR_DIMS, Job, ablation_jobs, files_found,
-                                 table_jobs)
+from engine.results.jobs import (ABLATIONS, EPOCHS_FACTOR, JOB_FILE, ONLY_FOR_DIMS, START_FROM, Job, Runner,
+                                 ablation_jobs, files_found, table_jobs)
 from engine.results.report import mean_sd
 from engine.runs.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[2]
+STARTING = [name for name, (_, options) in ABLATIONS.items() if START_FROM in options]  # from another set's run
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,9 @@ def test_jobs_are_the_recipe_with_one_change():
     ablations = ablation_jobs(files, ("breastmnist", "adrenalmnist3d", "pneumoniamnist"))
     breast = Job("table", "breastmnist", 28).settings()
     recipe_timesteps = breast["timesteps"]
-    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, and
-    # each set's variants of the other dimensionality only
-    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(ONLY_FOR_DIMS)
+    # pneumoniamnist is not there; 28 px only; the T = variant that is the recipe's own T is left out, each
+    # set's variants of the other dimensionality only, and those that start from organamnist (not there)
+    assert len(ablations) == 2 * (len(ABLATIONS) - 1) - len(ONLY_FOR_DIMS) - 2 * len(STARTING)
     variants_of = {flag: {j.variant for j in ablations if j.flag == flag} for flag in ("breastmnist", "adrenalmnist3d")}
     assert "strided-stem" in variants_of["breastmnist"] and "half-stride-stem" not in variants_of["breastmnist"]
     assert "half-stride-stem" in variants_of["adrenalmnist3d"] and "strided-stem" not in variants_of["adrenalmnist3d"]
@@ -95,6 +96,48 @@ def test_jobs_are_the_recipe_with_one_change():
     shorter = ablation_jobs(files, ("breastmnist",), {"epochs": 3}, ("recipe", "ce"))
     assert [(j.kind, j.variant, j.settings()["epochs"]) for j in shorter] == [("ablation", "recipe", 3),
                                                                              ("ablation", "ce", 3)]
+
+
+def test_a_variant_starts_from_the_weights_of_another_sets_table_run(tmp_path):
+    files = [("breastmnist", 28), ("organamnist", 28), ("adrenalmnist3d", 28)]
+    variants = ("recipe", "organamnist-start", "organamnist-start-epochs-x4")
+    jobs = ablation_jobs(files, ("breastmnist", "organamnist", "adrenalmnist3d"), {}, variants, {}, seeds=2)
+    started = [job for job in jobs if job.source is not None]
+    # on breastmnist only: not on organamnist itself, nor on a set of the other dimensionality
+    assert sorted((job.flag, job.variant, job.seed) for job in started) == [
+        ("breastmnist", variant, seed) for variant in variants[1:] for seed in (0, 1)]
+    assert all(job.source == Job("table", "organamnist", 28, job.seed) for job in started)
+    base = next(job for job in jobs if job.flag == "breastmnist" and job.variant == "recipe" and job.seed == 0)
+    short, long = (next(job for job in started if job.variant == variant and job.seed == 0) for variant in variants[1:])
+    assert short.settings() == base.settings()  # the starting weights are the one change
+    assert long.settings() == Job("table", "breastmnist", 28).settings()
+    runner = Runner(tmp_path / "runs", tmp_path / "records", tmp_path / "no-data")
+    assert runner.job_settings(short) == {**short.settings(),
+                                          "init_from": str(runner.run_dir(short.source).resolve())}
+    # without the source's weights here, nothing is trained and no folder is left
+    assert runner.run_one(short) is False and not runner.run_dir(short).exists()
+
+
+def test_a_started_job_trains_from_the_weights_of_its_source(medmnist_root, tmp_path):
+    """The runner hands a job the run it starts from; here a stand-in for organamnist's table run (whose
+    evaluation takes minutes): a breastmnist run of the same model in its folder, with its record."""
+    from engine.learning.trainer import Trainer
+    from engine.options import TrainConfig
+    from engine.results.jobs import run_contents
+
+    quick = {"epochs": 1, "train_limit": 64, "model_overrides": {"dims": [8, 16, 32], "heads": 2}}
+    job, = ablation_jobs([("breastmnist", 28), ("organamnist", 28)], ("breastmnist",), quick,
+                         ("organamnist-start",), quick)
+    runner = Runner(tmp_path / "runs", tmp_path / "records", medmnist_root)
+    source = runner.run_dir(job.source)
+    Trainer(TrainConfig.from_dict({**job.settings(), "data_root": str(medmnist_root), "device": "cpu"}), source).run()
+    runner.record_path(job.source).parent.mkdir(parents=True)
+    runner.record_path(job.source).write_text(json.dumps(run_contents(source)))
+
+    assert runner.run_one(job)
+    record = json.loads(runner.record_path(job).read_text())
+    assert record["settings"]["init_from"] == str(source.resolve())
+    assert record["job"]["variant"] == "organamnist-start" and 0 <= record["test_acc"] <= 1
 
 
 def test_ablations_start_from_their_familys_base(monkeypatch):
@@ -200,9 +243,10 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     results = sorted(path for path in records.glob("*/*.json") if not path.stem.startswith("ensemble-"))
     # breast 28, adrenal 28 and 64, two seeds each (the ensembles' runs in quick mode); the ablations on
-    # breast, less the recipe's own T, the 3D-only stem and the recipe row, which is breast's table run; a
+    # breast, less the recipe's own T, the 3D-only stem, the recipe row, which is breast's table run, and
+    # those that start from organamnist's runs (its file left out here: its evaluation takes minutes); a
     # second seed of the CE variant, for its ensemble
-    assert len(results) == 6 + len(ABLATIONS) - 3 + 1
+    assert len(results) == 6 + len(ABLATIONS) - 3 - len(STARTING) + 1
     for path in results:
         summary = json.loads(path.read_text())
         # a variant that stretches the schedule trains its factor times the others' one epoch, here too
@@ -233,8 +277,8 @@ def test_quick_mode_on_real_files(medmnist_root, reference, tmp_path):
     assert "0.863 / 0.901" in text  # ResNet-18 (28) beside BreastMNIST
     recipe_timesteps = json.loads(next((records / "breastmnist_28").glob("table-recipe*-seed0.json")).read_text())["settings"]["timesteps"]
     shown = {name: text_ for name, (text_, _) in ABLATIONS.items()
-             if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem")}
-    stretched = {name for name, (_, options) in ABLATIONS.items() if EPOCHS_FACTOR in options}
+             if name not in ("recipe", f"t{recipe_timesteps}", "half-stride-stem", *STARTING)}
+    stretched = {name for name, (_, options) in ABLATIONS.items() if EPOCHS_FACTOR in options and name not in STARTING}
     assert "## Ablations" in text and all(f"| {description} |" in text for name, description in shown.items()
                                           if name not in stretched)
     assert stretched and all(f"| {ABLATIONS[name][0]} ({ABLATIONS[name][1][EPOCHS_FACTOR]} epochs) |" in text
