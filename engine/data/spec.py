@@ -25,6 +25,11 @@ class DatasetSpec:
         return len(self.labels)
 
     @property
+    def label_names(self) -> list[str]:
+        """The class names in class order."""
+        return [self.labels[i] for i in sorted(self.labels)]
+
+    @property
     def multi_label(self) -> bool:
         return self.task.startswith("multi-label")
 

@@ -77,7 +77,7 @@ def epoch_curves_callback(trainer: Trainer, deliver: Callable[[EpochCurves], Non
         scores, _ = predict_scores(trainer.evaluated_model, val, spec, cfg.timesteps, cfg.encoder,
                                    trainer.device, cfg.eval_batch_size, tta_flips(spec.labels, cfg.tta))
         labels = val.labels.numpy()
-        names = [spec.labels[i] for i in sorted(spec.labels)]
+        names = spec.label_names
         deliver(EpochCurves(event.epoch, confusion_matrix(labels, scores, spec.task, names),
                             roc_curves(labels, scores, spec.task, names)))
 

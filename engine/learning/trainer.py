@@ -226,7 +226,7 @@ class Trainer:
         self._load_data()
         self.model = build_model(cfg, self.spec)
         if cfg.init_from and not self.resume:
-            taken = start_from_run(self.model, cfg.init_from, [self.spec.labels[i] for i in sorted(self.spec.labels)])
+            taken = start_from_run(self.model, cfg.init_from, self.spec.label_names)
             log.info("started from the weights of %s (%d tensors)", cfg.init_from, taken)
         self.model.to(self.device)
         self._synchronise_batchnorm()
@@ -395,7 +395,7 @@ class Trainer:
 
     def _emit_probe(self, epoch: int, step: int, total_steps: int) -> None:
         sample = to_unit_float(self.splits["val"].images[:1])[0]
-        names = [self.spec.labels[i] for i in sorted(self.spec.labels)]
+        names = self.spec.label_names
         recording = self.probe(self.model, sample, self.config.timesteps, self.config.encoder, self.device,
                                label_names=names, multi_label=self.spec.multi_label)
         self.model.train()
