@@ -239,11 +239,21 @@ def ablation_tables(results: list[dict]) -> list[str]:
                          f"| {_fmt(_mean([e.get('firing_rate') for e in energy]))} "
                          f"| {_mean([e['energy_uj'] for e in energy]):.2f} µJ "
                          f"| {_mean([r['train_seconds'] for r in group]):.0f} s |{ensemble_cell}")
-        notes = {(_recipe_row_name(r) if variant == "recipe" else ABLATIONS[variant][0], r["note"])
-                 for variant, group in by_variant.items() for r in group if r.get("note")}
-        lines += [""] + [f"- *{name}*: {note}." for name, note in sorted(notes)]
+        lines += [""] + _run_notes(by_variant)
         lines.append("")
     return lines
+
+
+def _run_notes(by_variant: dict[str, list[dict]]) -> list[str]:
+    """The runs' notes under an ablation table, each with its row and the seeds it was written for."""
+    seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for variant, group in by_variant.items():
+        for r in group:
+            if r.get("note"):
+                name = _recipe_row_name(r) if variant == "recipe" else ABLATIONS[variant][0]
+                seeds[name, r["note"]].append(r["job"]["seed"])
+    return [f"- *{name}* ({'seed' if len(of) == 1 else 'seeds'} {', '.join(map(str, sorted(of)))}): {note}."
+            for (name, note), of in sorted(seeds.items(), key=lambda item: (item[0][0], min(item[1])))]
 
 
 def _together_cell(ensemble: dict | None) -> str:

@@ -187,7 +187,13 @@ def test_ablations_on_several_seeds_are_shown_as_mean_and_sd(monkeypatch):
     epochs = Job("table", "breastmnist", 28).settings()["epochs"]
     results = [_record(job, 0.8 + 0.1 * job.seed) for job in jobs]
     results.append(_record(Job("table", "breastmnist", 28, seed=2), 0.0))  # a table seed the ablations lack
+    for r in results:
+        if r["job"]["variant"] == "ce":
+            r["note"] = "trained beside the test suite"
     text = "\n".join(ablation_tables(results))
+    # a note under the table names its row and the seeds it was written for, once
+    assert text.count("trained beside the test suite") == 1
+    assert "- *CE on the mean output instead of TET* (seeds 0, 1): trained beside the test suite." in text
     assert "| CE on the mean output instead of TET | 2 | 0.850 ± 0.071 | 0.900 ± 0.000 |" in text
     assert "clean images) | 2 | 0.850 ± 0.071 |" in text  # the table's seeds 0 and 1, not seed 2
     # a longer schedule is a row of its own, named with its epochs; the set's heading keeps the recipe's
