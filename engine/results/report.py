@@ -252,8 +252,11 @@ def _run_notes(by_variant: dict[str, list[dict]]) -> list[str]:
             if r.get("note"):
                 name = _recipe_row_name(r) if variant == "recipe" else ABLATIONS[variant][0]
                 seeds[name, r["note"]].append(r["job"]["seed"])
-    return [f"- *{name}* ({'seed' if len(of) == 1 else 'seeds'} {', '.join(map(str, sorted(of)))}): {note}."
-            for (name, note), of in sorted(seeds.items(), key=lambda item: (item[0][0], min(item[1])))]
+    lines = []
+    for (name, note), of in sorted(seeds.items(), key=lambda item: (item[0][0], min(item[1]))):
+        label = "seed" if len(of) == 1 else "seeds"
+        lines.append(f"- *{name}* ({label} {', '.join(map(str, sorted(of)))}): {note}.")
+    return lines
 
 
 def _together_cell(ensemble: dict | None) -> str:
