@@ -62,6 +62,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
                      {"recalibrate_bn": False}),
     "strided-stem": ("2D: first stage at 14 pixels (stem stride 2, no stride before attention; the earlier recipe)",
                      {"model_overrides": {"stem_stride": None, "attention_stride": 1}}),
+    "attention-14": ("2D: attention on 14 x 14 tokens (no stride before attention; the recipe's grid is 7 x 7)",
+                     {"model_overrides": {"attention_stride": 1}}),
     "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
                          {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
     "ema": ("a moving average of the weights over 3 epochs, evaluated in their place", {"ema_epochs": 3.0}),
@@ -86,7 +88,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative;
 # the batch sizes are multiples of the 2D recipe's)
-ONLY_FOR_DIMS = {"strided-stem": 2, "half-stride-stem": 3, "batch-32": 2, "batch-128": 2}
+ONLY_FOR_DIMS = {"strided-stem": 2, "attention-14": 2, "half-stride-stem": 3, "batch-32": 2, "batch-128": 2}
 # What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself), the
 # family's recipe before its last change, so the one-change rows measured on it stay comparable and the row
 # that makes that change is the recipe. 3D: sdt_tiny, the model before sdt_small (the sdt-small row); 2D:

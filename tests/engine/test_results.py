@@ -55,6 +55,9 @@ def test_jobs_are_the_recipe_with_one_change():
     assert Job("table", "breastmnist", 28).settings()["model_overrides"] == {"stem_stride": 1, "attention_stride": 2}
     strided = next(j for j in ablations if j.variant == "strided-stem").settings()["model_overrides"]
     assert strided == {"stem_stride": None, "attention_stride": 1}
+    attention_14 = next(j for j in ablations if j.variant == "attention-14").settings()["model_overrides"]
+    assert attention_14 == {"stem_stride": 1, "attention_stride": 1}  # the 28-pixel stem kept
+    assert "attention-14" not in variants_of["adrenalmnist3d"]
     assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_base() for j in ablations if j.variant != "recipe")
