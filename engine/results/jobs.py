@@ -87,7 +87,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
                                     {START_FROM: "organamnist", EPOCHS_FACTOR: 4}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative;
-# the batch sizes are multiples of the 2D recipe's)
+# the 3D recipe already attends without a stride before attention; the batch sizes are multiples of the 2D recipe's)
 ONLY_FOR_DIMS = {"strided-stem": 2, "attention-14": 2, "half-stride-stem": 3, "batch-32": 2, "batch-128": 2}
 # What every ablation of a dimensionality starts from, laid over the recipe ({}: the recipe itself), the
 # family's recipe before its last change, so the one-change rows measured on it stay comparable and the row
