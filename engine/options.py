@@ -19,7 +19,7 @@ from engine.errors import UserError
 ENCODERS = ("direct", "poisson", "latency")
 LOSSES = ("tet", "ce")
 CLASS_WEIGHTS = ("none", "balanced")
-TEST_TIME_AUGMENTATIONS = ("none", "flip")
+TEST_TIME_AUGMENTATIONS = ("none", "flip", "flip-shift")
 ENHANCEMENTS = ("none", "equalize", "clahe", "percentile")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
@@ -82,7 +82,8 @@ class TrainConfig:
     mixup: float = option(0.0, "mixup: Beta(a, a) blends of pairs of training images and their labels "
                                "(0: off; e.g. 0.2)", minimum=0.0)
     tta: str = option("none", "test-time augmentation: flip averages the outputs of the image and its mirror "
-                              "image (where the labels allow mirroring)", label="Test-time augmentation",
+                              "image (where the labels allow mirroring); flip-shift also those of each moved "
+                              "one pixel either way along every axis", label="Test-time augmentation",
                       choices=TEST_TIME_AUGMENTATIONS)
     augment: bool = option(True, "random flips, rotations, zoom, shifts and intensity jitter")
     augment_strength: float = option(1.0, "scale of the augmentation's random ranges (rotation, zoom, shift, "

@@ -119,12 +119,37 @@ def augmentation_for(label_names: list[str] | dict, enabled: bool = True, streng
     return AugmentConfig(flip=not lateral).scaled(strength)
 
 
-def tta_flips(label_names: list[str] | dict, tta: str) -> list[tuple[int, ...]]:
-    """The views averaged at test time, as tensor dims to flip: the image itself, plus its mirror image
-    (last axis) under `tta="flip"` where mirroring keeps the label (see `augmentation_for`)."""
-    if tta == "none" or not augmentation_for(label_names).flip:
-        return [()]
-    return [(), (-1,)]
+@dataclass(frozen=True)
+class TtaView:
+    """One view averaged at test time: the image mirrored along the `flip` dims, then moved one pixel
+    along `shift` = (axis, +1 or -1) with its edge repeated (no shift: None)."""
+
+    flip: tuple[int, ...] = ()
+    shift: tuple[int, int] | None = None
+
+    def apply(self, images: torch.Tensor) -> torch.Tensor:
+        """The view of images [..., *spatial] (a batch or one sample; the axes are counted from the end)."""
+        view = images.flip(self.flip) if self.flip else images
+        if self.shift is None:
+            return view
+        axis, offset = self.shift
+        size = view.shape[axis]
+        source = (torch.arange(size, device=view.device) - offset).clamp(0, size - 1)
+        return view.index_select(axis % view.ndim, source)
+
+
+def tta_views(label_names: list[str] | dict, tta: str, spatial_dims: int) -> list[TtaView]:
+    """The views whose outputs are averaged at test time: the image itself; under `tta="flip"` also its
+    mirror image (last axis) where mirroring keeps the label (see `augmentation_for`); under
+    `tta="flip-shift"` each of those also moved one pixel either way along every spatial axis (a shift keeps
+    every label, sides of the body included)."""
+    if tta == "none":
+        return [TtaView()]
+    mirrors = [(), (-1,)] if augmentation_for(label_names).flip else [()]
+    moves = [None]
+    if tta == "flip-shift":
+        moves += [(-axis, offset) for axis in range(1, spatial_dims + 1) for offset in (1, -1)]
+    return [TtaView(flip, move) for flip in mirrors for move in moves]
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:

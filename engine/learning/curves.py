@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from engine.data.transforms import tta_flips
+from engine.data.transforms import tta_views
 from engine.learning.evaluation import predict_scores
 from engine.learning.metrics import one_vs_rest
 from engine.learning.trainer import TrainEvent, Trainer
@@ -75,7 +75,8 @@ def epoch_curves_callback(trainer: Trainer, deliver: Callable[[EpochCurves], Non
             return
         cfg, spec, val = trainer.config, trainer.spec, trainer.splits["val"]
         scores, _ = predict_scores(trainer.evaluated_model, val, spec, cfg.timesteps, cfg.encoder,
-                                   trainer.device, cfg.eval_batch_size, tta_flips(spec.labels, cfg.tta))
+                                   trainer.device, cfg.eval_batch_size,
+                                   tta_views(spec.labels, cfg.tta, spec.spatial_dims))
         labels = val.labels.numpy()
         names = spec.label_names
         deliver(EpochCurves(event.epoch, confusion_matrix(labels, scores, spec.task, names),

@@ -19,7 +19,7 @@ from spikingjelly.activation_based import functional
 
 from engine.data.catalog import get_spec, load_split
 from engine.data.encoders import encode
-from engine.data.transforms import tta_flips
+from engine.data.transforms import TtaView, tta_views
 from engine.errors import UserError
 from engine.io import Volume, load, load_medmnist_sample, sample_to_volume
 from engine.io.arrays import array_to_volume
@@ -129,13 +129,12 @@ def _mean_logits(loaded: LoadedRun, sample: torch.Tensor, recording: Recording |
     """Time-averaged scores [classes], averaged over the run's test-time views (the recording, when
     there is one, already holds the image's own)."""
     cfg = loaded.config
-    views = []
-    for dims in tta_flips(loaded.label_names, cfg.tta):
-        if not dims and recording is not None:
-            views.append(torch.from_numpy(recording.outputs).float().mean(0))
+    scores = []
+    for view in tta_views(loaded.label_names, cfg.tta, sample.ndim - 1):
+        if view == TtaView() and recording is not None:
+            scores.append(torch.from_numpy(recording.outputs).float().mean(0))
             continue
-        image = sample.flip(dims) if dims else sample
-        outputs = loaded.model(encode(image.unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
+        outputs = loaded.model(encode(view.apply(sample).unsqueeze(0).to(loaded.device), cfg.timesteps, cfg.encoder))
         functional.reset_net(loaded.model)
-        views.append(outputs.float().mean(0)[0].cpu())
-    return torch.stack(views).mean(0)
+        scores.append(outputs.float().mean(0)[0].cpu())
+    return torch.stack(scores).mean(0)

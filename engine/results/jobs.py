@@ -66,6 +66,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
                      {"model_overrides": {"attention_stride": 1}}),
     "half-stride-stem": ("3D: first stage at 14 voxels a side (stem stride 2, stride 2 before attention)",
                          {"model_overrides": {"stem_stride": 2, "attention_stride": 2}}),
+    "tta-shift": ("test-time views: each of the recipe's also moved one pixel either way along every axis (5x the "
+                  "forward passes per image in 2D, 7x in 3D; the energy column counts one)", {"tta": "flip-shift"}),
     "ema": ("a moving average of the weights over 3 epochs, evaluated in their place", {"ema_epochs": 3.0}),
     "mixup": ("mixup, Beta(0.2, 0.2)", {"mixup": 0.2}),
     "label-smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),

@@ -58,7 +58,8 @@ def test_jobs_are_the_recipe_with_one_change():
     attention_14 = next(j for j in ablations if j.variant == "attention-14").settings()["model_overrides"]
     assert attention_14 == {"stem_stride": 1, "attention_stride": 1}  # the 28-pixel stem kept
     assert "attention-14" not in variants_of["adrenalmnist3d"]
-    assert sorted(j.settings()["timesteps"] for j in ablations if j.variant.startswith("t")) == \
+    assert next(j for j in ablations if j.variant == "tta-shift").settings()["tta"] == "flip-shift"
+    assert sorted(j.settings()["timesteps"] for j in ablations if j.variant[1:].isdigit()) == \
         sorted(2 * list({1, 2, 4, 8} - {recipe_timesteps}))
     assert all(j.changes_base() for j in ablations if j.variant != "recipe")
     # seed 0 everywhere, the ablations, then more seeds, the smallest training split first

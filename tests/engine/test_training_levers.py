@@ -1,18 +1,22 @@
 """The training levers the recipes choose from: label smoothing, class weights, mixup, the weight
-average, test-time flips; the spike-shortcut variant; the firing rate in the energy report."""
+average, test-time views; the spike-shortcut variant; the firing rate in the energy report."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from engine.data.transforms import tta_flips
+from engine.data.transforms import TtaView, tta_views
+from engine.data.catalog import get_spec
+from engine.data.pipeline import load_split_tensors, to_unit_float
 from engine.errors import UserError
+from engine.learning.evaluation import predict_logits
 from engine.learning.losses import LossTerms, balanced_class_weights, training_loss
 from engine.learning.trainer import AVERAGE_TAG, Trainer
 from engine.models import create_model, load_for_run
 from engine.models.energy import estimate_energy
 from engine.options import TrainConfig
+from engine.probe.inference import infer_prepared
 from engine.runs.calibration import read_calibration
 from engine.runs.rundir import RunDir
 
@@ -48,9 +52,33 @@ def test_loss_terms_change_the_loss_as_they_should():
 
 
 def test_flips_only_where_mirroring_keeps_the_label():
-    assert tta_flips({0: "benign", 1: "malignant"}, "flip") == [(), (-1,)]
-    assert tta_flips({0: "kidney-left", 1: "kidney-right"}, "flip") == [()]
-    assert tta_flips({0: "a"}, "none") == [()]
+    flips = [view.flip for view in tta_views({0: "benign", 1: "malignant"}, "flip", 2)]
+    assert flips == [(), (-1,)]
+    assert tta_views({0: "kidney-left", 1: "kidney-right"}, "flip", 2) == [TtaView()]
+    assert tta_views({0: "a"}, "none", 3) == [TtaView()]
+
+
+def test_shifted_views_move_the_image_one_pixel_and_keep_every_label():
+    assert len(tta_views({0: "benign", 1: "malignant"}, "flip-shift", 2)) == 2 * 5  # mirrors x (0 + 4 moves)
+    assert len(tta_views({0: "kidney-left"}, "flip-shift", 2)) == 5  # moves keep the side of the body
+    assert len(tta_views({0: "a"}, "flip-shift", 3)) == 2 * 7
+    image = torch.arange(12.0).reshape(1, 1, 3, 4)  # [B, C, H, W]
+    right = TtaView(shift=(-1, 1)).apply(image)[0, 0]
+    assert right.tolist() == [[0, 0, 1, 2], [4, 4, 5, 6], [8, 8, 9, 10]]  # the edge column repeated
+    up = TtaView(flip=(-1,), shift=(-2, -1)).apply(image[0])[0]  # one sample [C, H, W]: mirrored, then up
+    assert up.tolist() == [[7, 6, 5, 4], [11, 10, 9, 8], [11, 10, 9, 8]]
+
+
+def test_inference_averages_the_views_the_evaluation_averaged(tmp_path):
+    Trainer(_config(epochs=1, tta="flip-shift", ema_epochs=0.0), tmp_path / "run").run()
+    loaded = load_for_run(tmp_path / "run", device="cpu")
+    spec = get_spec("phantom2d", 28)
+    test = load_split_tensors(spec, "test", loaded.prep).window(0, 1)
+    views = tta_views(spec.labels, "flip-shift", spec.spatial_dims)
+    logits, _ = predict_logits(loaded.model, test, spec, loaded.config.timesteps, loaded.config.encoder,
+                               loaded.device, views=views)
+    result = infer_prepared(loaded, to_unit_float(test.images[0:1])[0])
+    assert result.probabilities == pytest.approx(torch.softmax(torch.from_numpy(logits[0]), 0).numpy(), abs=1e-5)
 
 
 def test_training_with_every_lever_saves_the_average_and_a_calibration(tmp_path):
