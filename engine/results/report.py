@@ -360,9 +360,10 @@ def write_page(results: list[dict], page: Page, out: Path) -> Path:
         lines += ["## Ablations", "", "```bash", page.ablation_command, "```", "",
                   "One change at a time from the recipe (mean ± sd over the seeds counted in each row, the epochs "
                   "named with each set): loss, timesteps, augmentation, contrast enhancement, shortcut, number format, "
-                  "the first stage's resolution, the model's size, the loss's extras (weight average, mixup, label "
-                  "smoothing, class weights), the learning rate, the weight decay, the batch size, the training's "
-                  "length, the starting weights (another set's trained run: fine-tuning). Firing rate: spikes per "
+                  "the first stage's resolution and the attention grid, the test-time views, the model's size, the "
+                  "loss's extras (weight average, mixup, label smoothing, class weights), the learning rate, the "
+                  "weight decay, the batch size, the training's length, the starting weights (another set's trained "
+                  "run: fine-tuning). Firing rate: spikes per "
                   "neuron per timestep over every spiking neuron; energy per inference as above.",
                   *_base_text(), *_together_text(results, page.ensemble_command), ""] + ablations
     out.write_text("\n".join(lines).rstrip() + "\n")
