@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data.transforms import TtaView, tta_views
 from engine.data.catalog import get_spec
 from engine.data.pipeline import load_split_tensors, to_unit_float
+from engine.data.transforms import TtaView, tta_views
 from engine.errors import UserError
 from engine.learning.evaluation import predict_logits
 from engine.learning.losses import LossTerms, balanced_class_weights, training_loss
