@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(runs, records, data_root, args.device, args.jobs, args.threads, args.nice)
         members = [job for ensemble in sets if not runner.finished(ensemble) for job in ensemble.members]
         todo = ({job.name for job in jobs if runner.pending(job)}
-                | {job.name for job in members if runner.pending(job, need_weights=True)})
+                | {job.name for job in members if runner.pending(job, need_weights=True)}
+                | {job.name for job in runner.sources_to_train(jobs + members)})
         every = {job.name for job in jobs + members}
         logging.info("%d runs to train (%d already finished) into %s", len(todo), len(every - todo), runs)
         done = lambda job, ok: logging.info("%s %s", "finished" if ok else "FAILED", job.name)  # noqa: E731

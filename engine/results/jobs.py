@@ -7,7 +7,8 @@ A finished job leaves a record, `<records>/<job name>.json`: the Trainer's summa
 trained with, its per-epoch validation, the device and the wall time. The records are small and kept
 with the page they make (`docs/results/runs`), so the page can be rewritten, and seeds added, on
 another machine without the runs. A job with a record is never run again; an interrupted one resumes
-from its last checkpoint.
+from its last checkpoint. A job that starts from another run's weights (`START_FROM`) has that run
+trained first, again where only its record is here (its record is then replaced).
 """
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ JOB_FILE, LOG_FILE = "job.json", "train.log"
 QUICK = {"epochs": 1, "train_limit": 64}  # --quick: every job, in a few seconds
 ABLATION_SETS = ("breastmnist", "pneumoniamnist", "adrenalmnist3d")
 EPOCHS_FACTOR = "epochs_factor"  # a job option, not a training setting: the epochs it would train, times this
-START_FROM = "start_from"  # a job option: the flag whose table run of the same size and seed starts the training
-# (in a job, {"flag": ..., "options": the table's}; see `Job.source`)
+START_FROM = "start_from"  # a job option: the flag whose run of the same size and seed starts the training
+# (in a job, {"flag": ..., "options": the table's or the ablations'}, and "run": "base" for its ablations' base
+# run rather than its table run; see `Job.source`)
+START_RUN = "start_run"  # a job option beside START_FROM: "base" for that set's ablations' base run
 
 # variant → (what it is, the options it changes in the recipe); the first is the recipe itself
 ABLATIONS: dict[str, tuple[str, dict]] = {
@@ -87,6 +90,9 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "organamnist-start-epochs-x4": ("started from OrganAMNIST's table run and four times the epochs (the "
                                     "organamnist-start and epochs-x4 rows together)",
                                     {START_FROM: "organamnist", EPOCHS_FACTOR: 4}),
+    "pneumoniamnist-start": ("started from PneumoniaMNIST's ablations' base run of the same seed (chest X-rays, "
+                             "its rule's 32 epochs; fine-tuning: every layer but the classifier)",
+                             {START_FROM: "pneumoniamnist", START_RUN: "base"}),
 }
 # Variants trained on sets of one dimensionality only (each stem variant is the other family's alternative;
 # the 3D recipe already attends without a stride before attention; the batch sizes are multiples of the 2D recipe's)
@@ -124,13 +130,20 @@ class Job:
         settings = {**overlay(recommended(self.flag, self.size).settings, self.options), "seed": self.seed}
         factor = settings.pop(EPOCHS_FACTOR, 1)
         settings.pop(START_FROM, None)
+        settings.pop(START_RUN, None)
         return {**settings, "epochs": max(1, round(settings["epochs"] * factor))}
 
     @property
     def source(self) -> Job | None:
-        """The table run whose weights start this one (`START_FROM`), or None."""
+        """The run whose weights start this one (`START_FROM`): that set's table run, or its ablations' base
+        run; None when it starts from fresh weights."""
         start = self.options.get(START_FROM)
-        return None if start is None else Job("table", start["flag"], self.size, self.seed, options=start["options"])
+        if start is None:
+            return None
+        if start.get("run") == "base":
+            options = laid_over(ablation_base(start["flag"]), {}, start["options"])
+            return Job("ablation", start["flag"], self.size, self.seed, "recipe", options)
+        return Job("table", start["flag"], self.size, self.seed, options=start["options"])
 
     def base(self) -> dict:
         """The settings the ablations of this set start from: the recipe with its family's `ABLATION_BASE`."""
@@ -219,8 +232,11 @@ def _ablation_job(flag: str, variant: str, seed: int, extra: dict, table_extra: 
     table = Job("table", flag, 28, seed, options=dict(extra))
     base = ablation_base(flag)
     options = laid_over(base, ABLATIONS[variant][1], extra)
-    if START_FROM in options:  # the run it starts from: that set's table run, with the table's options
-        options[START_FROM] = {"flag": options[START_FROM], "options": dict(table_extra)}
+    if START_FROM in options:  # the run it starts from: that set's table run with the table's options, or
+        # its ablations' base run with the ablations' (START_RUN "base")
+        from_base = options.pop(START_RUN, None) == "base"
+        options[START_FROM] = {"flag": options[START_FROM], "options": dict(extra if from_base else table_extra),
+                               **({"run": "base"} if from_base else {})}
     job = Job("ablation", flag, 28, seed, variant, options)
     if variant == "recipe" and extra == table_extra and job.settings() == table.settings():
         return table
@@ -290,18 +306,27 @@ class Runner:
     def run_all(self, jobs: list[Job], on_done: Callable[[Job, bool], None] | None = None,
                 need_weights: bool = False) -> list[Job]:
         """Run the jobs not yet finished (and, with `need_weights`, those whose weights are not here: they
-        are trained again and their records replaced); returns those that failed."""
+        are trained again and their records replaced); returns those that failed. The runs they start from
+        go first, trained (again) where their weights are not here."""
         todo = [job for job in jobs if self.pending(job, need_weights)]
+        sources = self.sources_to_train(todo)
         failed = []
-        waves = [job for job in todo if job.source is None], [job for job in todo if job.source is not None]
-        for wave in waves:  # the runs others start from first
+        waves = ([(job, True) for job in sources] + [(job, need_weights) for job in todo if job.source is None
+                                                     and job not in sources],
+                 [(job, need_weights) for job in todo if job.source is not None])
+        for wave in waves:
             with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-                for job, ok in zip(wave, pool.map(lambda job: self.run_one(job, need_weights), wave)):
+                for (job, _), ok in zip(wave, pool.map(lambda pair: self.run_one(*pair), wave)):
                     if not ok:
                         failed.append(job)
                     if on_done is not None:
                         on_done(job, ok)
         return failed
+
+    def sources_to_train(self, jobs: list[Job]) -> list[Job]:
+        """The runs that `jobs` start from whose weights are not here, once each."""
+        sources = {job.source.name: job.source for job in jobs if job.source is not None}
+        return [job for job in sources.values() if self.pending(job, need_weights=True)]
 
     def job_settings(self, job: Job) -> dict:
         """What `job` trains with (its job.json): its settings, with the folder of the run it starts from."""

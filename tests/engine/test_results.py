@@ -122,6 +122,28 @@ def test_a_variant_starts_from_the_weights_of_another_sets_table_run(tmp_path):
     assert runner.run_one(short) is False and not runner.run_dir(short).exists()
 
 
+def test_a_variant_starts_from_another_sets_ablation_base_run_trained_first(tmp_path):
+    files = [("breastmnist", 28), ("pneumoniamnist", 28)]
+    jobs = ablation_jobs(files, ("breastmnist", "pneumoniamnist"), {}, ("recipe", "pneumoniamnist-start"), {}, seeds=2)
+    rows = {(job.flag, job.variant, job.seed): job for job in jobs}
+    started = [job for job in jobs if job.source is not None]
+    assert sorted((job.flag, job.seed) for job in started) == [("breastmnist", 0), ("breastmnist", 1)]
+    for job in started:  # the source is pneumoniamnist's base row of the same seed, a quarter of its table's epochs
+        assert job.source == rows["pneumoniamnist", "recipe", job.seed] and job.source.kind == "ablation"
+        assert job.source.settings()["epochs"] == round(Job("table", "pneumoniamnist", 28).settings()["epochs"] / 4)
+        assert job.settings() == rows["breastmnist", "recipe", job.seed].settings()
+    assert START_FROM not in json.dumps(started[0].settings())
+    # run_all trains the sources whose weights are not here first (again where only a record is here), then
+    # the runs that start from them
+    runner = Runner(tmp_path / "runs", tmp_path / "records", tmp_path / "no-data")
+    runner.record_path(started[0].source).parent.mkdir(parents=True)
+    runner.record_path(started[0].source).write_text(json.dumps({"history": []}))  # finished elsewhere
+    calls = []
+    runner.run_one = lambda job, need_weights=False: calls.append((job.name, need_weights)) or True
+    assert runner.run_all(started) == []
+    assert calls == [(job.source.name, True) for job in started] + [(job.name, False) for job in started]
+
+
 def test_a_started_job_trains_from_the_weights_of_its_source(medmnist_root, tmp_path):
     """The runner hands a job the run it starts from; here a stand-in for organamnist's table run (whose
     evaluation takes minutes): a breastmnist run of the same model in its folder, with its record."""
