@@ -311,12 +311,11 @@ class Runner:
         todo = [job for job in jobs if self.pending(job, need_weights)]
         sources = self.sources_to_train(todo)
         failed = []
-        waves = ([(job, True) for job in sources] + [(job, need_weights) for job in todo if job.source is None
-                                                     and job not in sources],
-                 [(job, need_weights) for job in todo if job.source is not None])
-        for wave in waves:
+        first = sources + [job for job in todo if job.source is None and job not in sources]
+        for wave in first, [job for job in todo if job.source is not None]:
             with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-                for (job, _), ok in zip(wave, pool.map(lambda pair: self.run_one(*pair), wave)):
+                runs = pool.map(lambda job: self.run_one(job, need_weights or job in sources), wave)
+                for job, ok in zip(wave, runs):
                     if not ok:
                         failed.append(job)
                     if on_done is not None:
