@@ -84,6 +84,7 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "epochs-x2": ("twice the epochs, the same schedule stretched", {EPOCHS_FACTOR: 2}),
     "epochs-x4": ("four times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 4}),
     "epochs-x8": ("eight times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 8}),
+    "epochs-x16": ("sixteen times the epochs, the same schedule stretched", {EPOCHS_FACTOR: 16}),
     "sdt-small-epochs-x2": ("sdt_small and twice the epochs (the sdt-small and twice-the-epochs rows together)",
                             {"model": "sdt_small", EPOCHS_FACTOR: 2}),
     "organamnist-start": ("started from OrganAMNIST's table run of the same seed (fine-tuning: every layer but "
